@@ -1,0 +1,671 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.arrow;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.ByteString;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.flatbuf.Buffer;
+import org.apache.arrow.flatbuf.DictionaryBatch;
+import org.apache.arrow.flatbuf.FieldNode;
+import org.apache.arrow.flatbuf.Message;
+import org.apache.arrow.flatbuf.MessageHeader;
+import org.apache.arrow.flatbuf.RecordBatch;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.memory.OutOfMemoryException;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.compression.NoCompressionCodec;
+import org.apache.arrow.vector.dictionary.Dictionary;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.ipc.message.ArrowBodyCompression;
+import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.arrow.vector.util.DictionaryUtility;
+import org.apache.arrow.vector.util.TransferPair;
+import org.apache.arrow.vector.util.ValueVectorUtility;
+import org.apache.arrow.vector.util.VectorBatchAppender;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Turns the chunks of an Arrow IPC stream, cut anywhere, back into record batches, one at a time.
+ *
+ * <p>Feed chunks with {@link #append}, then call {@link #nextBatch()} until it returns false; each
+ * true loads one batch into {@link #root()}. When the input is over, call {@link #finish()} to
+ * check the stream was complete. The decoder consumes input lazily: it never decodes past the
+ * batch it is asked for, so the caller's flow control decides how much input is held.
+ *
+ * <pre>{@code
+ * try (ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(allocator).build()) {
+ *   for (ByteString chunk : chunks) {
+ *     decoder.append(chunk);
+ *     while (decoder.nextBatch()) {
+ *       use(decoder.root());
+ *     }
+ *   }
+ *   decoder.finish();
+ * }
+ * }</pre>
+ *
+ * <p>Memory: each message body is copied once from the chunks into one off-heap buffer from the
+ * decoder's allocator; the batch's vectors are slices of it, so nothing more is copied. The
+ * decoder holds at most the appended chunks not yet consumed, one message being assembled, the
+ * current batch and the stream's dictionaries. Every limit is checked from the message header,
+ * before the body is buffered.
+ *
+ * <p>Errors: malformed input or a broken limit throws {@link ArrowChunkException} naming the
+ * message and the problem; after that the decoder is failed and only {@link #close()} is useful.
+ * Nothing leaks on any path once {@link #close()} has run.
+ *
+ * <p>Not thread-safe: use one decoder per stream from one thread at a time.
+ *
+ * @since 0.1
+ */
+public final class ArrowChunkDecoder implements AutoCloseable {
+  /** Default {@link Builder#maxMessageBytes}: 64 MiB, room for a million rows of 16 floats. */
+  public static final long DEFAULT_MAX_MESSAGE_BYTES = 64L << 20;
+
+  /** Default {@link Builder#maxBatchRows}: effectively unlimited; the byte limit bounds memory. */
+  public static final int DEFAULT_MAX_BATCH_ROWS = Integer.MAX_VALUE;
+
+  /** Default {@link Builder#maxStreamBytes}: unlimited, since streams exist to carry any size. */
+  public static final long DEFAULT_MAX_STREAM_BYTES = Long.MAX_VALUE;
+
+  private static final int CONTINUATION_TOKEN = 0xFFFFFFFF;
+
+  private enum State {
+    PREFIX,
+    METADATA,
+    BODY,
+    ENDED,
+    FAILED,
+    CLOSED
+  }
+
+  private final BufferAllocator allocator;
+  private final long maxMessageBytes;
+  private final int maxBatchRows;
+  private final long maxStreamBytes;
+
+  private final ArrayDeque<ByteString> input = new ArrayDeque<>();
+  private int inputOffset;
+
+  private State state = State.PREFIX;
+  private final byte[] prefix = new byte[8];
+  private int prefixFilled;
+  private int prefixNeeded = 4;
+  private byte @Nullable [] metadata;
+  private int metadataFilled;
+  private @Nullable Message message;
+  private @Nullable ArrowBuf body;
+  private long bodyFilled;
+
+  private @Nullable VectorSchemaRoot root;
+  private @Nullable VectorLoader loader;
+  private final Map<Long, Dictionary> dictionaries = new HashMap<>();
+  private final DictionaryProvider.MapDictionaryProvider dictionaryProvider =
+      new DictionaryProvider.MapDictionaryProvider();
+
+  private long bytesReceived;
+  private long messages;
+  private long batches;
+  private long rows;
+
+  private ArrowChunkDecoder(Builder builder) {
+    this.allocator = builder.allocator;
+    this.maxMessageBytes = builder.maxMessageBytes;
+    this.maxBatchRows = builder.maxBatchRows;
+    this.maxStreamBytes = builder.maxStreamBytes;
+  }
+
+  /**
+   * Starts building a decoder whose Arrow memory comes from {@code allocator}.
+   *
+   * <p>The decoder does not take ownership of the allocator; everything it allocates is released
+   * by {@link #close()}.
+   */
+  public static Builder builder(BufferAllocator allocator) {
+    return new Builder(requireNonNull(allocator, "allocator"));
+  }
+
+  /**
+   * Queues the next chunk of the stream. Nothing is decoded until {@link #nextBatch()}.
+   *
+   * @throws ArrowChunkException if the chunk takes the stream over {@code maxStreamBytes}, or
+   *     arrives after the end-of-stream marker
+   * @throws IllegalStateException if the decoder failed or was closed
+   */
+  public void append(ByteString chunk) {
+    requireNonNull(chunk, "chunk");
+    checkUsable();
+    if (chunk.isEmpty()) {
+      return;
+    }
+    if (state == State.ENDED) {
+      throw fail(ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker"));
+    }
+    bytesReceived += chunk.size();
+    if (bytesReceived > maxStreamBytes) {
+      throw fail(
+          ArrowChunkException.limit(
+              "the input stream exceeds the limit maxStreamBytes=" + maxStreamBytes));
+    }
+    input.add(chunk);
+  }
+
+  /**
+   * Decodes queued input until the next record batch is complete and loads it into {@link
+   * #root()}. Returns false when the queued input holds no complete batch (more must be appended)
+   * or the end-of-stream marker was reached.
+   *
+   * <p>The previous batch in {@link #root()} is released.
+   *
+   * @throws ArrowChunkException if the input is malformed or exceeds a limit
+   * @throws IllegalStateException if the decoder failed or was closed
+   */
+  public boolean nextBatch() {
+    checkUsable();
+    try {
+      while (state != State.ENDED && !input.isEmpty()) {
+        if (step()) {
+          return true;
+        }
+      }
+      return false;
+    } catch (ArrowChunkException e) {
+      throw fail(e);
+    } catch (RuntimeException e) {
+      // Arrow and flatbuffers report bad input with assorted runtime exceptions; their messages
+      // name internal classes, so the sender gets our own description instead.
+      throw fail(
+          new ArrowChunkException(
+              ArrowChunkException.Reason.MALFORMED,
+              "Arrow IPC message " + messages + " is malformed",
+              e));
+    }
+  }
+
+  /**
+   * Checks that the input ended at a message boundary after a schema. Call it once the sender has
+   * finished and {@link #nextBatch()} has returned false.
+   *
+   * @throws ArrowChunkException if the stream ended inside a message or before its schema
+   * @throws IllegalStateException if input is still queued, or the decoder failed or was closed
+   */
+  public void finish() {
+    checkUsable();
+    if (!input.isEmpty()) {
+      throw new IllegalStateException("input is still queued: call nextBatch() until it is false");
+    }
+    if (state == State.METADATA || state == State.BODY || prefixFilled > 0) {
+      throw fail(
+          ArrowChunkException.malformed(
+              "the input ended inside Arrow IPC message " + messages + " (truncated stream)"));
+    }
+    if (root == null) {
+      throw fail(ArrowChunkException.malformed("the input ended before the Arrow IPC schema"));
+    }
+  }
+
+  /** True once the stream's schema has been decoded. */
+  public boolean hasSchema() {
+    return root != null;
+  }
+
+  /**
+   * The stream's schema, as the vectors in {@link #root()} have it.
+   *
+   * @throws IllegalStateException if no schema was decoded yet
+   */
+  public Schema schema() {
+    return root().getSchema();
+  }
+
+  /**
+   * The current batch. Borrowed: valid until the next call to {@link #nextBatch()} or {@link
+   * #close()}; to keep data, transfer it into your own root.
+   *
+   * @throws IllegalStateException if no schema was decoded yet
+   */
+  public VectorSchemaRoot root() {
+    if (root == null) {
+      throw new IllegalStateException("no Arrow schema has been decoded yet");
+    }
+    return root;
+  }
+
+  /**
+   * Moves the current batch into a new root that the caller owns, leaving {@link #root()} empty.
+   * No data is copied.
+   *
+   * <p>Ownership of the returned root passes to the caller, who must close it. Its memory is
+   * accounted to {@code target}.
+   */
+  public VectorSchemaRoot takeBatch(BufferAllocator target) {
+    VectorSchemaRoot current = root();
+    List<FieldVector> vectors = new ArrayList<>(current.getFieldVectors().size());
+    for (FieldVector vector : current.getFieldVectors()) {
+      TransferPair transfer = vector.getTransferPair(target);
+      transfer.transfer();
+      vectors.add((FieldVector) transfer.getTo());
+    }
+    int rowCount = current.getRowCount();
+    current.setRowCount(0);
+    return new VectorSchemaRoot(current.getSchema().getFields(), vectors, rowCount);
+  }
+
+  /**
+   * The dictionaries of the stream's dictionary-encoded fields. Borrowed: valid until {@link
+   * #close()}.
+   */
+  public DictionaryProvider dictionaries() {
+    return dictionaryProvider;
+  }
+
+  /** True once the end-of-stream marker has been decoded. */
+  public boolean isEndOfStream() {
+    return state == State.ENDED;
+  }
+
+  /** Bytes appended so far. */
+  public long bytesReceived() {
+    return bytesReceived;
+  }
+
+  /** Record batches decoded so far. */
+  public long batchesDecoded() {
+    return batches;
+  }
+
+  /** Rows decoded so far. */
+  public long rowsDecoded() {
+    return rows;
+  }
+
+  /** Releases all Arrow memory the decoder holds. Idempotent. */
+  @Override
+  public void close() {
+    if (state == State.CLOSED) {
+      return;
+    }
+    state = State.CLOSED;
+    input.clear();
+    releaseBody();
+    if (root != null) {
+      root.close();
+    }
+    for (Dictionary dictionary : dictionaries.values()) {
+      dictionary.getVector().close();
+    }
+    dictionaries.clear();
+  }
+
+  /** Consumes queued input for one state transition; returns true if a batch was loaded. */
+  private boolean step() {
+    switch (state) {
+      case PREFIX:
+        prefixFilled += copyInput(prefix, prefixFilled, prefixNeeded - prefixFilled);
+        return prefixFilled == prefixNeeded && onPrefix();
+      case METADATA:
+        metadataFilled += copyInput(metadata, metadataFilled, metadata.length - metadataFilled);
+        return metadataFilled == metadata.length && onMetadata();
+      case BODY:
+        bodyFilled += copyInput(body, bodyFilled);
+        return bodyFilled == body.capacity() && onMessage();
+      default:
+        throw new IllegalStateException("unexpected decoder state " + state);
+    }
+  }
+
+  private boolean onPrefix() {
+    int first = ByteBuffer.wrap(prefix, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    int metadataLength;
+    if (prefixNeeded == 4 && first == CONTINUATION_TOKEN) {
+      prefixNeeded = 8;
+      return false;
+    } else if (prefixNeeded == 8) {
+      metadataLength = ByteBuffer.wrap(prefix, 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+    } else {
+      metadataLength = first; // The pre-1.0 format had no continuation token.
+    }
+    prefixFilled = 0;
+    prefixNeeded = 4;
+    if (metadataLength == 0) {
+      if (root == null) {
+        throw ArrowChunkException.malformed("the Arrow IPC stream ended before its schema");
+      }
+      state = State.ENDED;
+      return false;
+    }
+    if (metadataLength < 0 || metadataLength > maxMessageBytes) {
+      throw messageTooLarge(metadataLength & 0xFFFFFFFFL);
+    }
+    metadata = new byte[metadataLength];
+    metadataFilled = 0;
+    state = State.METADATA;
+    return false;
+  }
+
+  private boolean onMetadata() {
+    Message parsed = Message.getRootAsMessage(ByteBuffer.wrap(metadata));
+    byte type = parsed.headerType();
+    long bodyLength = parsed.bodyLength();
+    if (bodyLength < 0) {
+      throw ArrowChunkException.malformed(
+          "Arrow IPC message " + messages + " has a negative body length");
+    }
+    if (metadata.length + bodyLength > maxMessageBytes) {
+      throw messageTooLarge(metadata.length + bodyLength);
+    }
+    if (type == MessageHeader.Schema) {
+      if (root != null) {
+        throw ArrowChunkException.malformed(
+            "Arrow IPC message " + messages + " is a second schema; a stream has exactly one");
+      }
+    } else if (root == null) {
+      throw ArrowChunkException.malformed(
+          "the first Arrow IPC message must be a Schema, got " + headerName(type));
+    } else if (type == MessageHeader.RecordBatch) {
+      long length = ((RecordBatch) parsed.header(new RecordBatch())).length();
+      if (length < 0) {
+        throw ArrowChunkException.malformed("record batch " + batches + " has a negative length");
+      }
+      if (length > maxBatchRows) {
+        throw ArrowChunkException.limit(
+            "record batch "
+                + batches
+                + " has "
+                + length
+                + " rows, over the limit maxBatchRows="
+                + maxBatchRows);
+      }
+    } else if (type != MessageHeader.DictionaryBatch) {
+      throw ArrowChunkException.malformed(
+          "Arrow IPC message " + messages + " has unsupported type " + headerName(type));
+    }
+    message = parsed;
+    if (bodyLength == 0) {
+      return onMessage();
+    }
+    try {
+      body = allocator.buffer(bodyLength);
+    } catch (OutOfMemoryException e) {
+      throw new ArrowChunkException(
+          ArrowChunkException.Reason.LIMIT_EXCEEDED,
+          "Arrow IPC message " + messages + " does not fit in the memory limit for this call",
+          e);
+    }
+    bodyFilled = 0;
+    state = State.BODY;
+    return false;
+  }
+
+  /** Handles a complete message; returns true if it was a record batch. */
+  private boolean onMessage() {
+    Message current = message;
+    ArrowBuf currentBody = body != null ? body : allocator.getEmpty();
+    try {
+      messages++;
+      switch (current.headerType()) {
+        case MessageHeader.Schema:
+          onSchema(MessageSerializer.deserializeSchema(current));
+          return false;
+        case MessageHeader.DictionaryBatch:
+          onDictionary((DictionaryBatch) current.header(new DictionaryBatch()), currentBody);
+          return false;
+        default:
+          onRecordBatch((RecordBatch) current.header(new RecordBatch()), currentBody);
+          return true;
+      }
+    } finally {
+      releaseBody();
+      message = null;
+      metadata = null;
+      if (state != State.ENDED) {
+        state = State.PREFIX;
+      }
+    }
+  }
+
+  private void onSchema(Schema messageSchema) {
+    List<Field> fields = new ArrayList<>(messageSchema.getFields().size());
+    for (Field field : messageSchema.getFields()) {
+      fields.add(DictionaryUtility.toMemoryFormat(field, allocator, dictionaries));
+    }
+    for (Dictionary dictionary : dictionaries.values()) {
+      dictionaryProvider.put(dictionary);
+    }
+    root = VectorSchemaRoot.create(new Schema(fields, messageSchema.getCustomMetadata()), allocator);
+    loader = new VectorLoader(root, NoCompressionCodec.Factory.INSTANCE);
+  }
+
+  private void onDictionary(DictionaryBatch header, ArrowBuf messageBody) {
+    long id = header.id();
+    Dictionary dictionary = dictionaries.get(id);
+    if (dictionary == null) {
+      throw ArrowChunkException.malformed(
+          "dictionary batch for id " + id + ", which no field of the schema uses");
+    }
+    FieldVector vector = dictionary.getVector();
+    try (ArrowRecordBatch data = toRecordBatch(header.data(), messageBody, "dictionary " + id)) {
+      if (header.isDelta()) {
+        try (FieldVector delta = vector.getField().createVector(allocator)) {
+          loadSingle(delta, data);
+          VectorBatchAppender.batchAppend(vector, delta);
+        }
+      } else {
+        loadSingle(vector, data);
+      }
+    }
+  }
+
+  private static void loadSingle(FieldVector vector, ArrowRecordBatch data) {
+    VectorSchemaRoot single = new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), 0);
+    new VectorLoader(single, NoCompressionCodec.Factory.INSTANCE).load(data);
+    ValueVectorUtility.validate(vector);
+  }
+
+  private void onRecordBatch(RecordBatch header, ArrowBuf messageBody) {
+    try (ArrowRecordBatch batch = toRecordBatch(header, messageBody, "record batch " + batches)) {
+      loader.load(batch);
+    }
+    // Catches buffers too small for the declared row counts before a model reads past them.
+    ValueVectorUtility.validate(root);
+    batches++;
+    rows += root.getRowCount();
+  }
+
+  /**
+   * Builds a record batch whose buffers are slices of {@code messageBody}, checking every buffer
+   * lies inside it. The batch holds its own references; the caller still owns {@code
+   * messageBody}.
+   */
+  private static ArrowRecordBatch toRecordBatch(
+      RecordBatch header, ArrowBuf messageBody, String what) {
+    List<ArrowFieldNode> nodes = new ArrayList<>(header.nodesLength());
+    FieldNode node = new FieldNode();
+    for (int i = 0; i < header.nodesLength(); i++) {
+      header.nodes(node, i);
+      if (node.length() < 0
+          || node.length() > Integer.MAX_VALUE
+          || node.nullCount() < 0
+          || node.nullCount() > node.length()) {
+        throw ArrowChunkException.malformed(what + " has an invalid field node " + i);
+      }
+      nodes.add(new ArrowFieldNode(node.length(), node.nullCount()));
+    }
+    long bodyLength = messageBody.capacity();
+    List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
+    Buffer buffer = new Buffer();
+    for (int i = 0; i < header.buffersLength(); i++) {
+      header.buffers(buffer, i);
+      long offset = buffer.offset();
+      long length = buffer.length();
+      if (offset < 0 || length < 0 || offset > bodyLength || length > bodyLength - offset) {
+        throw ArrowChunkException.malformed(
+            what
+                + ": buffer "
+                + i
+                + " spans bytes ["
+                + offset
+                + ", "
+                + (offset + length)
+                + ") but the message body has "
+                + bodyLength
+                + " bytes");
+      }
+      buffers.add(messageBody.slice(offset, length));
+    }
+    if (header.length() > Integer.MAX_VALUE) {
+      throw ArrowChunkException.malformed(what + " has more than 2^31-1 rows");
+    }
+    ArrowBodyCompression compression =
+        header.compression() == null
+            ? NoCompressionCodec.DEFAULT_BODY_COMPRESSION
+            : new ArrowBodyCompression(header.compression().codec(), header.compression().method());
+    List<Long> variadicCounts = new ArrayList<>(header.variadicBufferCountsLength());
+    for (int i = 0; i < header.variadicBufferCountsLength(); i++) {
+      variadicCounts.add(header.variadicBufferCounts(i));
+    }
+    // retainBuffers=true: the batch takes its own reference on each slice.
+    return new ArrowRecordBatch(
+        (int) header.length(), nodes, buffers, compression, variadicCounts, true, true);
+  }
+
+  /** Copies up to {@code max} queued bytes into {@code target}; returns the count copied. */
+  private int copyInput(byte[] target, int targetOffset, int max) {
+    ByteString head = input.peekFirst();
+    int n = Math.min(max, head.size() - inputOffset);
+    head.copyTo(target, inputOffset, targetOffset, n);
+    advanceInput(head, n);
+    return n;
+  }
+
+  /** Copies queued bytes into {@code target} from {@code targetOffset}; returns the count. */
+  private long copyInput(ArrowBuf target, long targetOffset) {
+    ByteString head = input.peekFirst();
+    int n = (int) Math.min(target.capacity() - targetOffset, head.size() - inputOffset);
+    for (ByteBuffer piece : head.substring(inputOffset, inputOffset + n).asReadOnlyByteBufferList()) {
+      int pieceLength = piece.remaining();
+      target.setBytes(targetOffset, piece);
+      targetOffset += pieceLength;
+    }
+    advanceInput(head, n);
+    return n;
+  }
+
+  private void advanceInput(ByteString head, int n) {
+    inputOffset += n;
+    if (inputOffset == head.size()) {
+      input.removeFirst();
+      inputOffset = 0;
+    }
+  }
+
+  private ArrowChunkException messageTooLarge(long size) {
+    return ArrowChunkException.limit(
+        "Arrow IPC message "
+            + messages
+            + " has "
+            + size
+            + " bytes, over the limit maxMessageBytes="
+            + maxMessageBytes);
+  }
+
+  private static String headerName(byte type) {
+    return type >= 0 && type < MessageHeader.names.length
+        ? MessageHeader.name(type)
+        : "unknown (" + type + ")";
+  }
+
+  private void releaseBody() {
+    if (body != null) {
+      body.close();
+      body = null;
+    }
+  }
+
+  private ArrowChunkException fail(ArrowChunkException e) {
+    if (state != State.CLOSED) {
+      state = State.FAILED;
+    }
+    input.clear();
+    releaseBody();
+    return e;
+  }
+
+  private void checkUsable() {
+    if (state == State.FAILED) {
+      throw new IllegalStateException("the decoder failed on earlier input");
+    }
+    if (state == State.CLOSED) {
+      throw new IllegalStateException("the decoder is closed");
+    }
+  }
+
+  /**
+   * Configures an {@link ArrowChunkDecoder}. Not thread-safe.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private final BufferAllocator allocator;
+    private long maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
+    private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
+    private long maxStreamBytes = DEFAULT_MAX_STREAM_BYTES;
+
+    private Builder(BufferAllocator allocator) {
+      this.allocator = allocator;
+    }
+
+    /**
+     * The largest single Arrow IPC message (metadata plus body), which bounds one batch's memory.
+     * Default {@value ArrowChunkDecoder#DEFAULT_MAX_MESSAGE_BYTES}.
+     */
+    public Builder maxMessageBytes(long maxMessageBytes) {
+      if (maxMessageBytes <= 0) {
+        throw new IllegalArgumentException(
+            "maxMessageBytes: " + maxMessageBytes + " (expected: > 0)");
+      }
+      this.maxMessageBytes = maxMessageBytes;
+      return this;
+    }
+
+    /** The most rows one record batch may have. Default: unlimited. */
+    public Builder maxBatchRows(int maxBatchRows) {
+      if (maxBatchRows <= 0) {
+        throw new IllegalArgumentException("maxBatchRows: " + maxBatchRows + " (expected: > 0)");
+      }
+      this.maxBatchRows = maxBatchRows;
+      return this;
+    }
+
+    /** The most bytes the whole stream may have. Default: unlimited. */
+    public Builder maxStreamBytes(long maxStreamBytes) {
+      if (maxStreamBytes <= 0) {
+        throw new IllegalArgumentException(
+            "maxStreamBytes: " + maxStreamBytes + " (expected: > 0)");
+      }
+      this.maxStreamBytes = maxStreamBytes;
+      return this;
+    }
+
+    /** Creates the decoder. */
+    public ArrowChunkDecoder build() {
+      return new ArrowChunkDecoder(this);
+    }
+  }
+}
