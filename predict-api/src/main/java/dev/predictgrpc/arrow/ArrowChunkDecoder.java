@@ -111,6 +111,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private int metadataFilled;
   private @Nullable Message message;
   private @Nullable ArrowBuf body;
+  /** The body's length; the buffer's capacity may be larger, as allocators round sizes up. */
+  private long bodyLength;
   private long bodyFilled;
 
   private @Nullable VectorSchemaRoot root;
@@ -323,8 +325,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
         metadataFilled += copyInput(metadata, metadataFilled, metadata.length - metadataFilled);
         return metadataFilled == metadata.length && onMetadata();
       case BODY:
-        bodyFilled += copyInput(body, bodyFilled);
-        return bodyFilled == body.capacity() && onMessage();
+        bodyFilled += copyInput(body, bodyFilled, bodyLength - bodyFilled);
+        return bodyFilled == bodyLength && onMessage();
       default:
         throw new IllegalStateException("unexpected decoder state " + state);
     }
@@ -408,6 +410,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           "Arrow IPC message " + messages + " does not fit in the memory limit for this call",
           e);
     }
+    this.bodyLength = bodyLength;
     bodyFilled = 0;
     state = State.BODY;
     return false;
@@ -417,6 +420,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private boolean onMessage() {
     Message current = message;
     ArrowBuf currentBody = body != null ? body : allocator.getEmpty();
+    if (body == null) {
+      bodyLength = 0;
+    }
     try {
       messages++;
       switch (current.headerType()) {
@@ -424,10 +430,11 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           onSchema(MessageSerializer.deserializeSchema(current));
           return false;
         case MessageHeader.DictionaryBatch:
-          onDictionary((DictionaryBatch) current.header(new DictionaryBatch()), currentBody);
+          onDictionary(
+              (DictionaryBatch) current.header(new DictionaryBatch()), currentBody, bodyLength);
           return false;
         default:
-          onRecordBatch((RecordBatch) current.header(new RecordBatch()), currentBody);
+          onRecordBatch((RecordBatch) current.header(new RecordBatch()), currentBody, bodyLength);
           return true;
       }
     } finally {
@@ -452,7 +459,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     loader = new VectorLoader(root, NoCompressionCodec.Factory.INSTANCE);
   }
 
-  private void onDictionary(DictionaryBatch header, ArrowBuf messageBody) {
+  private void onDictionary(DictionaryBatch header, ArrowBuf messageBody, long messageLength) {
     long id = header.id();
     Dictionary dictionary = dictionaries.get(id);
     if (dictionary == null) {
@@ -460,7 +467,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           "dictionary batch for id " + id + ", which no field of the schema uses");
     }
     FieldVector vector = dictionary.getVector();
-    try (ArrowRecordBatch data = toRecordBatch(header.data(), messageBody, "dictionary " + id)) {
+    try (ArrowRecordBatch data = toRecordBatch(header.data(), messageBody, messageLength, "dictionary " + id)) {
       if (header.isDelta()) {
         try (FieldVector delta = vector.getField().createVector(allocator)) {
           loadSingle(delta, data);
@@ -478,8 +485,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     ValueVectorUtility.validate(vector);
   }
 
-  private void onRecordBatch(RecordBatch header, ArrowBuf messageBody) {
-    try (ArrowRecordBatch batch = toRecordBatch(header, messageBody, "record batch " + batches)) {
+  private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
+    try (ArrowRecordBatch batch =
+        toRecordBatch(header, messageBody, messageLength, "record batch " + batches)) {
       loader.load(batch);
     }
     // Catches buffers too small for the declared row counts before a model reads past them.
@@ -494,7 +502,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    * messageBody}.
    */
   private static ArrowRecordBatch toRecordBatch(
-      RecordBatch header, ArrowBuf messageBody, String what) {
+      RecordBatch header, ArrowBuf messageBody, long bodyLength, String what) {
     List<ArrowFieldNode> nodes = new ArrayList<>(header.nodesLength());
     FieldNode node = new FieldNode();
     for (int i = 0; i < header.nodesLength(); i++) {
@@ -507,7 +515,6 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       }
       nodes.add(new ArrowFieldNode(node.length(), node.nullCount()));
     }
-    long bodyLength = messageBody.capacity();
     List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
     Buffer buffer = new Buffer();
     for (int i = 0; i < header.buffersLength(); i++) {
@@ -554,10 +561,10 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     return n;
   }
 
-  /** Copies queued bytes into {@code target} from {@code targetOffset}; returns the count. */
-  private long copyInput(ArrowBuf target, long targetOffset) {
+  /** Copies up to {@code max} queued bytes into {@code target}; returns the count copied. */
+  private long copyInput(ArrowBuf target, long targetOffset, long max) {
     ByteString head = input.peekFirst();
-    int n = (int) Math.min(target.capacity() - targetOffset, head.size() - inputOffset);
+    int n = (int) Math.min(max, head.size() - inputOffset);
     for (ByteBuffer piece : head.substring(inputOffset, inputOffset + n).asReadOnlyByteBufferList()) {
       int pieceLength = piece.remaining();
       target.setBytes(targetOffset, piece);

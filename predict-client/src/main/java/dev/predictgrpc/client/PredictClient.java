@@ -1,0 +1,459 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.client;
+
+import static java.util.Objects.requireNonNull;
+
+import com.google.protobuf.ByteString;
+import dev.predictgrpc.api.v1.GetModelMetadataRequest;
+import dev.predictgrpc.api.v1.ListModelsRequest;
+import dev.predictgrpc.api.v1.ListModelsResponse;
+import dev.predictgrpc.api.v1.ModelMetadata;
+import dev.predictgrpc.api.v1.ModelSpec;
+import dev.predictgrpc.api.v1.ModelSummary;
+import dev.predictgrpc.api.v1.PredictRequest;
+import dev.predictgrpc.api.v1.PredictResponse;
+import dev.predictgrpc.api.v1.PredictionServiceGrpc;
+import dev.predictgrpc.api.v1.StreamHeader;
+import dev.predictgrpc.arrow.ArrowChunkDecoder;
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import dev.predictgrpc.client.internal.BatchSource;
+import dev.predictgrpc.client.internal.Statuses;
+import dev.predictgrpc.client.internal.StreamingCall;
+import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.common.PredictException;
+import io.grpc.CallOptions;
+import io.grpc.Channel;
+import io.grpc.ClientInterceptor;
+import io.grpc.ClientInterceptors;
+import io.grpc.Grpc;
+import io.grpc.InsecureChannelCredentials;
+import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
+import io.grpc.Status;
+import io.grpc.stub.ClientCalls;
+import io.grpc.stub.StreamObserver;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.nio.channels.Channels;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.ipc.ReadChannel;
+import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A client for a predict-grpc server: scores Arrow batches remotely, one request at a time or as a
+ * stream of any size.
+ *
+ * <pre>{@code
+ * try (PredictClient client = PredictClient.builder("localhost:8980", allocator).build();
+ *     VectorSchemaRoot input = Batches.builder(allocator)
+ *         .float32("x", new float[] {1f, 2f})
+ *         .build();
+ *     VectorSchemaRoot output = client.predict(ModelRef.of("double"), input)) {
+ *   System.out.println(output.contentToTSVString());
+ * }
+ * }</pre>
+ *
+ * <p><b>Share one client.</b> This class is thread-safe, and one instance multiplexes every call
+ * over its channel's HTTP/2 connections; create one per target and share it.
+ *
+ * <p><b>Ownership.</b> A client built with {@link #builder(String, BufferAllocator)} owns its
+ * channel and shuts it down in {@link #close()}; one made with {@link #create(Channel,
+ * BufferAllocator)} borrows the channel and never shuts it down. Either way the client allocates
+ * from a child of the given allocator, closed in {@link #close()}: close every result before the
+ * client.
+ *
+ * <p><b>Errors.</b> Every failed call throws {@link PredictException} with the server's status
+ * code and message. The client never retries; configure retries in gRPC's service config.
+ *
+ * @since 0.1
+ */
+public final class PredictClient implements AutoCloseable {
+  private static final AtomicLong callIds = new AtomicLong();
+
+  private final Channel channel;
+  private final @Nullable ManagedChannel ownedChannel;
+  private final BufferAllocator allocator;
+  private final int maxChunkBytes;
+  private final @Nullable Duration deadline;
+  private final boolean derived;
+
+  private PredictClient(
+      Channel channel,
+      @Nullable ManagedChannel ownedChannel,
+      BufferAllocator allocator,
+      int maxChunkBytes,
+      @Nullable Duration deadline,
+      boolean derived) {
+    this.channel = channel;
+    this.ownedChannel = ownedChannel;
+    this.allocator = allocator;
+    this.maxChunkBytes = maxChunkBytes;
+    this.deadline = deadline;
+    this.derived = derived;
+  }
+
+  /**
+   * Starts building a client that owns a new channel to {@code target} ({@code host:port}, or any
+   * gRPC target URI such as {@code dns:///predict.ml.svc:8980}). Plaintext by default.
+   *
+   * <p>The client allocates from a child of {@code allocator} and does not take ownership of
+   * {@code allocator} itself.
+   */
+  public static Builder builder(String target, BufferAllocator allocator) {
+    return new Builder(requireNonNull(target, "target"), requireNonNull(allocator, "allocator"));
+  }
+
+  /**
+   * Creates a client over a channel the caller owns; the client never shuts it down.
+   *
+   * <p>The client allocates from a child of {@code allocator} and does not take ownership of
+   * {@code allocator} itself.
+   */
+  public static PredictClient create(Channel channel, BufferAllocator allocator) {
+    requireNonNull(channel, "channel");
+    requireNonNull(allocator, "allocator");
+    ArrowSupport.checkJvm();
+    return new PredictClient(
+        channel,
+        null,
+        newClientAllocator(allocator),
+        ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES,
+        null,
+        false);
+  }
+
+  /**
+   * A client sharing this one's channel and allocator whose calls have the given deadline each.
+   * Closing the derived client does nothing; close this one.
+   */
+  public PredictClient withDeadline(Duration deadline) {
+    requireNonNull(deadline, "deadline");
+    if (deadline.isNegative() || deadline.isZero()) {
+      throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
+    }
+    return new PredictClient(channel, null, allocator, maxChunkBytes, deadline, true);
+  }
+
+  /**
+   * Scores one small table in a single request and waits for the result.
+   *
+   * <p>The caller retains ownership of {@code input}; it is not retained after this method
+   * returns. Ownership of the returned root passes to the caller, who must close it.
+   *
+   * @throws PredictException if the call fails
+   */
+  public VectorSchemaRoot predict(ModelRef model, VectorSchemaRoot input) {
+    PredictRequest request = unaryRequest(model, input);
+    try {
+      PredictResponse response =
+          ClientCalls.blockingUnaryCall(
+              channel, PredictionServiceGrpc.getPredictMethod(), callOptions(), request);
+      return decodeSingleBatch(response.getArrowIpc());
+    } catch (RuntimeException e) {
+      throw Statuses.toPredictException(e);
+    }
+  }
+
+  /** Scores one small table on the latest version of the named model; see {@link #predict}. */
+  public VectorSchemaRoot predict(String model, VectorSchemaRoot input) {
+    return predict(ModelRef.of(model), input);
+  }
+
+  /**
+   * Scores one small table without blocking. The input is serialized before this method returns,
+   * so the caller may close it at once. Cancelling the future cancels the call.
+   *
+   * <p>The caller retains ownership of {@code input}; it is not retained after this method
+   * returns. Ownership of the root the future completes with passes to the caller, who must close
+   * it. The future fails with {@link PredictException}.
+   */
+  public CompletableFuture<VectorSchemaRoot> predictAsync(ModelRef model, VectorSchemaRoot input) {
+    PredictRequest request = unaryRequest(model, input);
+    io.grpc.ClientCall<PredictRequest, PredictResponse> call =
+        channel.newCall(PredictionServiceGrpc.getPredictMethod(), callOptions());
+    CompletableFuture<VectorSchemaRoot> result = new CompletableFuture<>();
+    ClientCalls.asyncUnaryCall(
+        call,
+        request,
+        new StreamObserver<PredictResponse>() {
+          @Override
+          public void onNext(PredictResponse response) {
+            try {
+              VectorSchemaRoot root = decodeSingleBatch(response.getArrowIpc());
+              if (!result.complete(root)) {
+                root.close(); // The caller cancelled meanwhile: nobody will close it.
+              }
+            } catch (RuntimeException e) {
+              result.completeExceptionally(Statuses.toPredictException(e));
+            }
+          }
+
+          @Override
+          public void onError(Throwable t) {
+            result.completeExceptionally(Statuses.toPredictException(t));
+          }
+
+          @Override
+          public void onCompleted() {}
+        });
+    result.whenComplete(
+        (root, error) -> {
+          if (result.isCancelled()) {
+            call.cancel("cancelled by the caller", null);
+          }
+        });
+    return result;
+  }
+
+  /**
+   * Streams batches from {@code input} through the model and returns the results as they come.
+   * The client reads the next input batch only when the transport can take it, on gRPC's
+   * callback thread, so memory stays bounded however large the input.
+   *
+   * <p>{@code input} is borrowed: the client reads it until it is exhausted or the stream ends;
+   * close it after closing the returned stream.
+   */
+  public PredictionStream predictStream(ModelRef model, ArrowReader input) {
+    requireNonNull(input, "input");
+    return new PredictionStream(startStream(model, BatchSource.of(input)));
+  }
+
+  /**
+   * Streams batches from an iterator through the model; see {@link #predictStream(ModelRef,
+   * ArrowReader)}. Each batch is borrowed until the iterator is advanced again (it may be the same
+   * root, refilled); the client never closes them. The iterator runs on gRPC's callback thread.
+   */
+  public PredictionStream predictStream(
+      ModelRef model, Iterator<? extends VectorSchemaRoot> input) {
+    requireNonNull(input, "input");
+    return new PredictionStream(startStream(model, BatchSource.of(input)));
+  }
+
+  /**
+   * Opens a stream whose input the caller pushes with {@link PredictCall#write}; read its results
+   * from another thread.
+   */
+  public PredictCall openStream(ModelRef model) {
+    return new PredictCall(startStream(model, null));
+  }
+
+  /**
+   * Lists the server's models.
+   *
+   * @throws PredictException if the call fails
+   */
+  public List<ModelInfo> listModels() {
+    try {
+      ListModelsResponse response =
+          ClientCalls.blockingUnaryCall(
+              channel,
+              PredictionServiceGrpc.getListModelsMethod(),
+              callOptions(),
+              ListModelsRequest.getDefaultInstance());
+      List<ModelInfo> models = new ArrayList<>(response.getModelsCount());
+      for (ModelSummary summary : response.getModelsList()) {
+        models.add(
+            new ModelInfo(
+                summary.getName(), summary.getVersionsList(), summary.getDescription(), null, null));
+      }
+      return models;
+    } catch (RuntimeException e) {
+      throw Statuses.toPredictException(e);
+    }
+  }
+
+  /**
+   * Describes one model version, with its declared schemas.
+   *
+   * @throws PredictException NOT_FOUND for an unknown model or version
+   */
+  public ModelInfo modelInfo(ModelRef model) {
+    try {
+      ModelMetadata metadata =
+          ClientCalls.blockingUnaryCall(
+              channel,
+              PredictionServiceGrpc.getGetModelMetadataMethod(),
+              callOptions(),
+              GetModelMetadataRequest.newBuilder().setModel(spec(model)).build());
+      return new ModelInfo(
+          metadata.getModel().getName(),
+          List.of(metadata.getModel().getVersion()),
+          metadata.getDescription(),
+          schemaOrNull(metadata.getInputSchema()),
+          schemaOrNull(metadata.getOutputSchema()));
+    } catch (RuntimeException e) {
+      throw Statuses.toPredictException(e);
+    }
+  }
+
+  /**
+   * Shuts down the channel if this client owns it, and closes the client's allocator.
+   *
+   * @throws IllegalStateException if results from this client are still open (a leak)
+   */
+  @Override
+  public void close() {
+    if (derived) {
+      return;
+    }
+    if (ownedChannel != null) {
+      ownedChannel.shutdown();
+      try {
+        if (!ownedChannel.awaitTermination(5, TimeUnit.SECONDS)) {
+          ownedChannel.shutdownNow();
+        }
+      } catch (InterruptedException e) {
+        ownedChannel.shutdownNow();
+        Thread.currentThread().interrupt();
+      }
+    }
+    allocator.close();
+  }
+
+  private StreamingCall startStream(ModelRef model, @Nullable BatchSource source) {
+    requireNonNull(model, "model");
+    StreamHeader header =
+        StreamHeader.newBuilder().setModel(spec(model)).putAllParameters(model.parameters()).build();
+    BufferAllocator callAllocator =
+        allocator.newChildAllocator("stream-" + callIds.incrementAndGet(), 0, Long.MAX_VALUE);
+    try {
+      return StreamingCall.start(
+          channel, callOptions(), callAllocator, maxChunkBytes, header, source);
+    } catch (RuntimeException e) {
+      throw Statuses.toPredictException(e);
+    }
+  }
+
+  private PredictRequest unaryRequest(ModelRef model, VectorSchemaRoot input) {
+    requireNonNull(model, "model");
+    requireNonNull(input, "input");
+    return PredictRequest.newBuilder()
+        .setModel(spec(model))
+        .putAllParameters(model.parameters())
+        .setArrowIpc(ArrowChunkEncoder.encodeStream(input, null))
+        .build();
+  }
+
+  private VectorSchemaRoot decodeSingleBatch(ByteString ipc) {
+    try (ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(allocator).build()) {
+      decoder.append(ipc);
+      if (!decoder.nextBatch()) {
+        throw new PredictException(Status.Code.INTERNAL, "the server's response holds no batch");
+      }
+      return decoder.takeBatch(allocator);
+    }
+  }
+
+  private CallOptions callOptions() {
+    return deadline == null
+        ? CallOptions.DEFAULT
+        : CallOptions.DEFAULT.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  private static ModelSpec spec(ModelRef model) {
+    return ModelSpec.newBuilder().setName(model.name()).setVersion(model.version()).build();
+  }
+
+  private static @Nullable Schema schemaOrNull(ByteString ipc) {
+    if (ipc.isEmpty()) {
+      return null;
+    }
+    try {
+      return MessageSerializer.deserializeSchema(
+          new ReadChannel(Channels.newChannel(new ByteArrayInputStream(ipc.toByteArray()))));
+    } catch (IOException | RuntimeException e) {
+      throw new PredictException(Status.Code.INTERNAL, "the server sent an invalid schema", e);
+    }
+  }
+
+  private static BufferAllocator newClientAllocator(BufferAllocator parent) {
+    return parent.newChildAllocator("predict-client-" + callIds.incrementAndGet(), 0, Long.MAX_VALUE);
+  }
+
+  /**
+   * Builds a {@link PredictClient} that owns its channel. Not thread-safe.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private final String target;
+    private final BufferAllocator allocator;
+    private final List<ClientInterceptor> interceptors = new ArrayList<>();
+    private int maxChunkBytes = ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES;
+    private int maxInboundMessageBytes = 4 << 20;
+    private @Nullable Duration deadline;
+
+    private Builder(String target, BufferAllocator allocator) {
+      this.target = target;
+      this.allocator = allocator;
+    }
+
+    /**
+     * The largest chunk the client sends. Default 1 MiB; keep it under the server's inbound limit
+     * (4 MiB by default).
+     */
+    public Builder maxChunkBytes(int bytes) {
+      if (bytes < 64) {
+        throw new IllegalArgumentException("maxChunkBytes: " + bytes + " (expected: >= 64)");
+      }
+      this.maxChunkBytes = bytes;
+      return this;
+    }
+
+    /** The largest gRPC message the client accepts. Default 4 MiB, gRPC's own default. */
+    public Builder maxInboundMessageBytes(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException(
+            "maxInboundMessageBytes: " + bytes + " (expected: > 0)");
+      }
+      this.maxInboundMessageBytes = bytes;
+      return this;
+    }
+
+    /** A deadline applied to every call. Default: none. */
+    public Builder deadline(Duration deadline) {
+      requireNonNull(deadline, "deadline");
+      if (deadline.isNegative() || deadline.isZero()) {
+        throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
+      }
+      this.deadline = deadline;
+      return this;
+    }
+
+    /** Adds an interceptor to every call (for credentials, logging, metrics). */
+    public Builder intercept(ClientInterceptor interceptor) {
+      interceptors.add(requireNonNull(interceptor, "interceptor"));
+      return this;
+    }
+
+    /**
+     * Creates the client and its channel. The channel connects lazily, on the first call.
+     *
+     * @throws IllegalStateException if this JVM lacks the flags Arrow needs
+     */
+    public PredictClient build() {
+      ArrowSupport.checkJvm();
+      ManagedChannelBuilder<?> channelBuilder =
+          Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
+              .maxInboundMessageSize(maxInboundMessageBytes);
+      ManagedChannel managed = channelBuilder.build();
+      Channel channel = ClientInterceptors.intercept(managed, interceptors);
+      return new PredictClient(
+          channel, managed, newClientAllocator(allocator), maxChunkBytes, deadline, false);
+    }
+  }
+}

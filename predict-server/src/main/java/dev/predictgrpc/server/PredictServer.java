@@ -1,0 +1,260 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.predictgrpc.api.v1.PredictionServiceGrpc;
+import io.grpc.BindableService;
+import io.grpc.InsecureServerCredentials;
+import io.grpc.Server;
+import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
+import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.protobuf.services.HealthStatusManager;
+import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import org.apache.arrow.memory.BufferAllocator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A gRPC server hosting models: the prediction service, standard health checking ({@code
+ * grpc.health.v1}, overall and per model name) and server reflection, over HTTP/2.
+ *
+ * <pre>{@code
+ * try (BufferAllocator allocator = new RootAllocator();
+ *     PredictServer server = PredictServer.builder(allocator)
+ *         .port(8980)
+ *         .addModel(new IrisModel())
+ *         .build()
+ *         .start()) {
+ *   server.awaitTermination();
+ * }
+ * }</pre>
+ *
+ * <p>Health: the overall status ({@code ""}), the service name {@code
+ * predictgrpc.v1.PredictionService} and each model's name report SERVING once {@link #start()}
+ * returns, and NOT_SERVING from {@link #shutdown()} on, so load balancers drain the server.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class PredictServer implements AutoCloseable {
+  private final Server server;
+  private final PredictService service;
+  private final HealthStatusManager health;
+  private final Duration shutdownGracePeriod;
+
+  private PredictServer(Builder builder, PredictService service) {
+    this.service = service;
+    this.health = new HealthStatusManager();
+    this.shutdownGracePeriod = builder.shutdownGracePeriod;
+    NettyServerBuilder netty =
+        NettyServerBuilder.forAddress(
+                new InetSocketAddress(builder.bindAddress, builder.port),
+                InsecureServerCredentials.create())
+            .maxInboundMessageSize(service.limits().maxInboundMessageBytes())
+            .addService(ServerInterceptors.intercept(service, builder.interceptors))
+            .addService(health.getHealthService())
+            .addService(ProtoReflectionServiceV1.newInstance());
+    if (builder.executor != null) {
+      netty.executor(builder.executor);
+    }
+    builder.extraServices.forEach(netty::addService);
+    this.server = netty.build();
+  }
+
+  /**
+   * Starts building a server. Calls take their Arrow memory from a child of {@code allocator}; the
+   * server does not take ownership of {@code allocator} itself.
+   */
+  public static Builder builder(BufferAllocator allocator) {
+    return new Builder(requireNonNull(allocator, "allocator"));
+  }
+
+  /**
+   * Binds the port and starts serving; every health status turns SERVING.
+   *
+   * @return this server
+   * @throws IOException if the port cannot be bound
+   * @throws IllegalStateException if already started or shut down
+   */
+  public PredictServer start() throws IOException {
+    server.start();
+    health.setStatus("", ServingStatus.SERVING);
+    health.setStatus(PredictionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    for (ModelService model : service.models()) {
+      health.setStatus(model.name(), ServingStatus.SERVING);
+    }
+    return this;
+  }
+
+  /**
+   * The port the server listens on: the one configured, or the one the system chose for port 0.
+   *
+   * @throws IllegalStateException if the server has not started
+   */
+  public int port() {
+    return server.getPort();
+  }
+
+  /** The prediction service this server hosts, for its statistics and memory figures. */
+  public PredictService service() {
+    return service;
+  }
+
+  /**
+   * Starts a graceful shutdown: health turns NOT_SERVING, new calls are refused with UNAVAILABLE,
+   * and calls in progress run to completion. Returns at once.
+   */
+  public PredictServer shutdown() {
+    health.enterTerminalState();
+    server.shutdown();
+    return this;
+  }
+
+  /**
+   * Waits up to {@code timeout} for the server to terminate.
+   *
+   * @return true if it terminated
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public boolean awaitTermination(Duration timeout) throws InterruptedException {
+    return server.awaitTermination(timeout.toNanos(), TimeUnit.NANOSECONDS);
+  }
+
+  /**
+   * Waits until the server terminates.
+   *
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public void awaitTermination() throws InterruptedException {
+    server.awaitTermination();
+  }
+
+  /**
+   * Shuts down gracefully, waits up to the grace period for calls in progress, then cancels what
+   * is left, and finally closes the models and the service's allocator. Throws nothing; if the
+   * thread is interrupted it stops waiting and keeps its interrupt flag.
+   */
+  @Override
+  public void close() {
+    shutdown();
+    try {
+      if (!server.awaitTermination(shutdownGracePeriod.toNanos(), TimeUnit.NANOSECONDS)) {
+        server.shutdownNow();
+        server.awaitTermination(5, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      server.shutdownNow();
+      Thread.currentThread().interrupt();
+    } finally {
+      service.close();
+    }
+  }
+
+  /**
+   * Builds a {@link PredictServer}. Not thread-safe.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private final BufferAllocator allocator;
+    private final PredictService.Builder serviceBuilder;
+    private final List<ServerInterceptor> interceptors = new ArrayList<>();
+    private final List<BindableService> extraServices = new ArrayList<>();
+    private int port;
+    private String bindAddress = "0.0.0.0";
+    private @Nullable Executor executor;
+    private Duration shutdownGracePeriod = Duration.ofSeconds(30);
+
+    private Builder(BufferAllocator allocator) {
+      this.allocator = allocator;
+      this.serviceBuilder = PredictService.builder(allocator);
+    }
+
+    /** The TCP port; 0 (the default) lets the system choose a free one, see {@link #port()}. */
+    public Builder port(int port) {
+      if (port < 0 || port > 65535) {
+        throw new IllegalArgumentException("port: " + port + " (expected: 0-65535)");
+      }
+      this.port = port;
+      return this;
+    }
+
+    /** The address to listen on. Default {@code 0.0.0.0}, every interface. */
+    public Builder bindAddress(String bindAddress) {
+      this.bindAddress = requireNonNull(bindAddress, "bindAddress");
+      return this;
+    }
+
+    /** Hosts a model; the server starts it on {@link #build()} and closes it on close. */
+    public Builder addModel(ModelService model) {
+      serviceBuilder.addModel(model);
+      return this;
+    }
+
+    /** The size limits to enforce. Default {@link ServerLimits#defaults()}. */
+    public Builder limits(ServerLimits limits) {
+      serviceBuilder.limits(limits);
+      return this;
+    }
+
+    /**
+     * The executor that runs calls, models included. Default: gRPC's shared cached thread pool.
+     * The server does not take ownership of the executor: shut it down yourself after {@link
+     * PredictServer#close()}.
+     */
+    public Builder executor(Executor executor) {
+      this.executor = requireNonNull(executor, "executor");
+      return this;
+    }
+
+    /**
+     * Adds an interceptor around the prediction service (for authentication, logging, metrics).
+     * Interceptors run in the reverse order of addition, as with {@link
+     * ServerInterceptors#intercept}.
+     */
+    public Builder intercept(ServerInterceptor interceptor) {
+      interceptors.add(requireNonNull(interceptor, "interceptor"));
+      return this;
+    }
+
+    /** Hosts another gRPC service on the same port. */
+    public Builder addService(BindableService service) {
+      extraServices.add(requireNonNull(service, "service"));
+      return this;
+    }
+
+    /** How long {@link PredictServer#close()} lets calls in progress finish. Default 30 s. */
+    public Builder shutdownGracePeriod(Duration gracePeriod) {
+      requireNonNull(gracePeriod, "gracePeriod");
+      if (gracePeriod.isNegative()) {
+        throw new IllegalArgumentException(
+            "shutdownGracePeriod: " + gracePeriod + " (expected: >= 0)");
+      }
+      this.shutdownGracePeriod = gracePeriod;
+      return this;
+    }
+
+    /**
+     * Starts the models and creates the server, not yet listening: call {@link #start()}.
+     *
+     * @throws IllegalArgumentException if no model was added, or two share a name and version
+     * @throws IllegalStateException if this JVM lacks the flags Arrow needs or a model fails to
+     *     start
+     */
+    public PredictServer build() {
+      return new PredictServer(this, serviceBuilder.build());
+    }
+  }
+}

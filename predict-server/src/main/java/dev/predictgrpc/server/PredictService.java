@@ -1,0 +1,173 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server;
+
+import static java.util.Objects.requireNonNull;
+
+import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.server.internal.ModelRegistry;
+import dev.predictgrpc.server.internal.PredictionServiceImpl;
+import io.grpc.BindableService;
+import io.grpc.ServerServiceDefinition;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Level;
+import java.util.logging.Logger;
+import org.apache.arrow.memory.BufferAllocator;
+
+/**
+ * The {@code predictgrpc.v1.PredictionService} for a set of models, as a gRPC service you can mount
+ * on any {@link io.grpc.Server}, including the in-process transport.
+ *
+ * <pre>{@code
+ * PredictService service = PredictService.builder(allocator).addModel(new IrisModel()).build();
+ * Server server = ServerBuilder.forPort(8980).addService(service).build().start();
+ * ...
+ * server.shutdown().awaitTermination();
+ * service.close();
+ * }</pre>
+ *
+ * <p>{@link Builder#build()} starts every model; {@link #close()} closes them and releases the
+ * service's allocator, so close the service only after the gRPC server serving it has terminated.
+ * {@link PredictServer} does all of this for you.
+ *
+ * <p>This class is thread-safe.
+ *
+ * @since 0.1
+ */
+public final class PredictService implements BindableService, AutoCloseable {
+  private static final Logger logger = Logger.getLogger(PredictService.class.getName());
+
+  private final ModelRegistry registry;
+  private final BufferAllocator allocator;
+  private final ServerLimits limits;
+  private final PredictionServiceImpl impl;
+  private boolean closed;
+
+  private PredictService(ModelRegistry registry, BufferAllocator allocator, ServerLimits limits) {
+    this.registry = registry;
+    this.allocator = allocator;
+    this.limits = limits;
+    this.impl = new PredictionServiceImpl(registry, allocator, limits);
+  }
+
+  /**
+   * Starts building a service. Calls take their Arrow memory from a child of {@code allocator}
+   * named {@code predict-service}; the service does not take ownership of {@code allocator}
+   * itself.
+   */
+  public static Builder builder(BufferAllocator allocator) {
+    return new Builder(requireNonNull(allocator, "allocator"));
+  }
+
+  @Override
+  public ServerServiceDefinition bindService() {
+    return impl.bindService();
+  }
+
+  /** The hosted models, by name then version. */
+  public List<ModelService> models() {
+    return registry.all();
+  }
+
+  /** The limits this service enforces. */
+  public ServerLimits limits() {
+    return limits;
+  }
+
+  /** Arrow memory held by calls in progress right now, in bytes. */
+  public long allocatedBytes() {
+    return allocator.getAllocatedMemory();
+  }
+
+  /** The most Arrow memory calls have held at once since the service was built, in bytes. */
+  public long peakAllocatedBytes() {
+    return allocator.getPeakMemoryAllocation();
+  }
+
+  /**
+   * Closes every model and releases the service's allocator. Call it after the gRPC server has
+   * terminated. Idempotent; throws nothing (failures are logged).
+   */
+  @Override
+  public synchronized void close() {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    for (ModelService model : registry.all()) {
+      closeQuietly(model);
+    }
+    try {
+      allocator.close();
+    } catch (IllegalStateException e) {
+      logger.log(Level.SEVERE, "Arrow memory was leaked by calls: " + allocator.toVerboseString(), e);
+    }
+  }
+
+  private static void closeQuietly(ModelService model) {
+    try {
+      model.close();
+    } catch (RuntimeException e) {
+      logger.log(Level.WARNING, "model " + model + " failed to close", e);
+    }
+  }
+
+  /**
+   * Builds a {@link PredictService}. Not thread-safe.
+   *
+   * @since 0.1
+   */
+  public static final class Builder {
+    private final BufferAllocator allocator;
+    private final List<ModelService> models = new ArrayList<>();
+    private ServerLimits limits = ServerLimits.defaults();
+
+    private Builder(BufferAllocator allocator) {
+      this.allocator = allocator;
+    }
+
+    /**
+     * Hosts a model. The service takes ownership: it calls {@link ModelService#start()} in {@link
+     * #build()} and {@link ModelService#close()} in {@link PredictService#close()}.
+     */
+    public Builder addModel(ModelService model) {
+      models.add(requireNonNull(model, "model"));
+      return this;
+    }
+
+    /** The size limits to enforce. Default {@link ServerLimits#defaults()}. */
+    public Builder limits(ServerLimits limits) {
+      this.limits = requireNonNull(limits, "limits");
+      return this;
+    }
+
+    /**
+     * Checks the configuration, starts every model and creates the service.
+     *
+     * @throws IllegalArgumentException if no model was added, or two share a name and version
+     * @throws IllegalStateException if this JVM lacks the flags Arrow needs, or a model fails to
+     *     start (models already started are closed again)
+     */
+    public PredictService build() {
+      ArrowSupport.checkJvm();
+      if (models.isEmpty()) {
+        throw new IllegalArgumentException("a PredictService needs at least one model");
+      }
+      ModelRegistry registry = new ModelRegistry(List.copyOf(models));
+      List<ModelService> started = new ArrayList<>();
+      for (ModelService model : registry.all()) {
+        try {
+          model.start();
+          started.add(model);
+        } catch (Exception e) {
+          started.forEach(PredictService::closeQuietly);
+          throw new IllegalStateException("model " + model + " failed to start", e);
+        }
+      }
+      BufferAllocator child = allocator.newChildAllocator("predict-service", 0, Long.MAX_VALUE);
+      return new PredictService(registry, child, limits);
+    }
+  }
+}

@@ -1,0 +1,133 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server.internal;
+
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import dev.predictgrpc.arrow.ChunkSink;
+import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.server.ModelService;
+import io.grpc.Status;
+import java.util.List;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Scores the batches of one call: checks each input against the model's schema, runs the model,
+ * checks what it returned, and encodes the output into chunks. Shared by unary and streaming
+ * calls. Not thread-safe: one call's batches are scored one at a time.
+ */
+final class CallScorer {
+  private final ModelService model;
+  private final CallContext context;
+  private final InputSchemaCheck inputCheck;
+  private final int maxChunkBytes;
+  private final ChunkSink sink;
+  private @Nullable ArrowChunkEncoder encoder;
+  private long batches;
+
+  CallScorer(ModelService model, CallContext context, int maxChunkBytes, ChunkSink sink) {
+    this.model = model;
+    this.context = context;
+    this.inputCheck = new InputSchemaCheck(model.name(), model.inputSchema());
+    this.maxChunkBytes = maxChunkBytes;
+    this.sink = sink;
+  }
+
+  /**
+   * Scores one input batch and hands its output chunks to the sink before returning.
+   *
+   * <p>The caller retains ownership of {@code input}; it is not retained after this method
+   * returns.
+   */
+  void score(VectorSchemaRoot input, DictionaryProvider dictionaries) throws Exception {
+    if (context.isCancelled()) {
+      throw new PredictException(Status.Code.CANCELLED, "the call was cancelled");
+    }
+    VectorSchemaRoot conformed = inputCheck.conform(input);
+    context.beginBatch(batches, dictionaries);
+    VectorSchemaRoot output = model.predict(context, conformed);
+    // An echo model hands back the batch we lent it; that one is not ours to close.
+    boolean borrowed = output == input || output == conformed;
+    try {
+      checkOutput(output, input.getRowCount());
+      encoder().writeBatch(output);
+    } finally {
+      if (output != null && !borrowed) {
+        output.close();
+      }
+    }
+    batches++;
+  }
+
+  /** Ends the output stream; with no batch scored, it carries the declared output schema. */
+  void finish() {
+    if (encoder == null) {
+      Schema declared = model.outputSchema();
+      encoder =
+          ArrowChunkEncoder.create(
+              declared != null ? declared : new Schema(List.<Field>of()), null, maxChunkBytes, sink);
+    }
+    encoder.end();
+  }
+
+  long batchesScored() {
+    return batches;
+  }
+
+  private ArrowChunkEncoder encoder() {
+    return encoder;
+  }
+
+  private void checkOutput(@Nullable VectorSchemaRoot output, int inputRows) {
+    String label = "model '" + context.label() + "'";
+    if (output == null) {
+      throw modelFault(label + " returned no batch for batch " + batches);
+    }
+    if (output.getRowCount() != inputRows) {
+      throw modelFault(
+          label
+              + " returned "
+              + output.getRowCount()
+              + " rows for batch "
+              + batches
+              + " of "
+              + inputRows
+              + " rows");
+    }
+    Schema declared = model.outputSchema();
+    if (declared != null && !sameTypes(declared, output.getSchema())) {
+      throw modelFault(
+          label + " returned a batch whose schema differs from its declared output schema");
+    }
+    if (encoder == null) {
+      encoder = ArrowChunkEncoder.create(output.getSchema(), null, maxChunkBytes, sink);
+    } else if (!encoder.schema().equals(output.getSchema())) {
+      throw modelFault(
+          label + " returned a schema for batch " + batches + " that differs from batch 0's");
+    }
+  }
+
+  private static boolean sameTypes(Schema want, Schema got) {
+    List<Field> a = want.getFields();
+    List<Field> b = got.getFields();
+    if (a.size() != b.size()) {
+      return false;
+    }
+    for (int i = 0; i < a.size(); i++) {
+      if (!a.get(i).getName().equals(b.get(i).getName())
+          || !InputSchemaCheck.sameType(a.get(i), b.get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A model that breaks its contract fails the call with INTERNAL, named as its own fault. */
+  private static PredictException modelFault(String message) {
+    return new PredictException(Status.Code.INTERNAL, message);
+  }
+}

@@ -1,0 +1,171 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server.internal;
+
+import dev.predictgrpc.common.PredictException;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * Checks input batches against a model's declared input schema and lines their columns up in the
+ * declared order. One instance serves one call; not thread-safe.
+ *
+ * <p>The schema comparison runs once per input schema (a stream has one); per batch only the null
+ * counts of non-nullable columns are read, which Arrow keeps without scanning rows for most types.
+ */
+final class InputSchemaCheck {
+  private final String model;
+  private final @Nullable Schema declared;
+  private @Nullable Schema checkedInput;
+  private int @Nullable [] order;
+
+  InputSchemaCheck(String model, @Nullable Schema declared) {
+    this.model = model;
+    this.declared = declared;
+  }
+
+  /**
+   * Returns the batch to hand the model: {@code input} itself when its columns are already in the
+   * declared order, else a view of the same vectors in that order (nothing copied; the view must
+   * not be closed, as it shares {@code input}'s vectors).
+   *
+   * @throws PredictException INVALID_ARGUMENT naming the column that does not conform
+   */
+  VectorSchemaRoot conform(VectorSchemaRoot input) {
+    if (declared == null) {
+      return input;
+    }
+    if (!input.getSchema().equals(checkedInput)) {
+      order = columnOrder(input.getSchema());
+      checkedInput = input.getSchema();
+    }
+    List<Field> fields = declared.getFields();
+    boolean inOrder = true;
+    for (int i = 0; i < fields.size(); i++) {
+      FieldVector vector = input.getVector(order[i]);
+      if (!fields.get(i).isNullable() && vector.getNullCount() > 0) {
+        throw invalid(
+            "column '"
+                + fields.get(i).getName()
+                + "' has "
+                + vector.getNullCount()
+                + " nulls but model '"
+                + model
+                + "' declares it non-nullable");
+      }
+      inOrder &= order[i] == i;
+    }
+    if (inOrder) {
+      return input;
+    }
+    List<FieldVector> vectors = new ArrayList<>(fields.size());
+    for (int index : order) {
+      vectors.add(input.getVector(index));
+    }
+    List<Field> actualFields = new ArrayList<>(fields.size());
+    for (FieldVector vector : vectors) {
+      actualFields.add(vector.getField());
+    }
+    return new VectorSchemaRoot(actualFields, vectors, input.getRowCount());
+  }
+
+  private int[] columnOrder(Schema input) {
+    Map<String, Integer> byName = new HashMap<>();
+    List<Field> inputFields = input.getFields();
+    for (int i = 0; i < inputFields.size(); i++) {
+      if (byName.put(inputFields.get(i).getName(), i) != null) {
+        throw invalid("the input has two columns named '" + inputFields.get(i).getName() + "'");
+      }
+    }
+    List<Field> expected = declared.getFields();
+    int[] result = new int[expected.size()];
+    for (int i = 0; i < expected.size(); i++) {
+      Field want = expected.get(i);
+      Integer index = byName.remove(want.getName());
+      if (index == null) {
+        throw invalid(
+            "model '"
+                + model
+                + "' needs column '"
+                + want.getName()
+                + "' of type "
+                + describe(want)
+                + ", which the input lacks");
+      }
+      Field got = inputFields.get(index);
+      if (!sameType(want, got)) {
+        throw invalid(
+            "column '"
+                + want.getName()
+                + "' has type "
+                + describe(got)
+                + " but model '"
+                + model
+                + "' expects "
+                + describe(want));
+      }
+      result[i] = index;
+    }
+    if (!byName.isEmpty()) {
+      throw invalid(
+          "model '"
+              + model
+              + "' does not take column(s) "
+              + byName.keySet()
+              + "; it takes "
+              + names(expected));
+    }
+    return result;
+  }
+
+  /** Types match when the Arrow types and dictionary encodings match, recursively. */
+  static boolean sameType(Field want, Field got) {
+    if (!want.getType().equals(got.getType())
+        || (want.getDictionary() == null) != (got.getDictionary() == null)
+        || want.getChildren().size() != got.getChildren().size()) {
+      return false;
+    }
+    for (int i = 0; i < want.getChildren().size(); i++) {
+      if (!sameType(want.getChildren().get(i), got.getChildren().get(i))) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /** A readable type, e.g. {@code FloatingPoint(SINGLE)} or {@code List<Int(32, true)>}. */
+  static String describe(Field field) {
+    StringBuilder out = new StringBuilder(field.getType().toString());
+    if (field.getDictionary() != null) {
+      out.append(" dictionary-encoded");
+    }
+    if (!field.getChildren().isEmpty()) {
+      out.append('<');
+      for (int i = 0; i < field.getChildren().size(); i++) {
+        Field child = field.getChildren().get(i);
+        out.append(i == 0 ? "" : ", ").append(child.getName()).append(": ").append(describe(child));
+      }
+      out.append('>');
+    }
+    return out.toString();
+  }
+
+  private static List<String> names(List<Field> fields) {
+    List<String> names = new ArrayList<>(fields.size());
+    fields.forEach(f -> names.add(f.getName()));
+    return names;
+  }
+
+  private static PredictException invalid(String message) {
+    return new PredictException(Status.Code.INVALID_ARGUMENT, message);
+  }
+}

@@ -1,0 +1,215 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server.internal;
+
+import dev.predictgrpc.api.v1.ModelSpec;
+import dev.predictgrpc.api.v1.PredictStreamRequest;
+import dev.predictgrpc.api.v1.PredictStreamResponse;
+import dev.predictgrpc.api.v1.StreamHeader;
+import dev.predictgrpc.api.v1.StreamResponseHeader;
+import dev.predictgrpc.arrow.ArrowChunkDecoder;
+import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.server.ModelService;
+import dev.predictgrpc.server.ServerLimits;
+import io.grpc.Context;
+import io.grpc.Status;
+import io.grpc.stub.ServerCallStreamObserver;
+import io.grpc.stub.StreamObserver;
+import org.apache.arrow.memory.BufferAllocator;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * One {@code PredictStream} call on the server: header, then chunks decoded into batches, each
+ * scored and its output sent as soon as it is complete.
+ *
+ * <p>Flow control: auto-request is off and the call asks for one message at a time, and only
+ * while the response stream is ready. So the server reads input no faster than the client reads
+ * output, and holds at most one input chunk, one batch and its output beyond the transport's own
+ * windows.
+ *
+ * <p>Threading: gRPC runs every callback here (messages, half-close, cancel, onReady) one at a
+ * time on the call's serializing executor, so the state needs no locks. The model runs on that
+ * same thread, inside {@link #onNext}.
+ */
+final class StreamCall implements StreamObserver<PredictStreamRequest> {
+  private final ServerCallStreamObserver<PredictStreamResponse> responses;
+  private final ModelRegistry registry;
+  private final BufferAllocator serviceAllocator;
+  private final ServerLimits limits;
+  private final Context grpcContext = Context.current();
+
+  private @Nullable BufferAllocator allocator;
+  private @Nullable ArrowChunkDecoder decoder;
+  private @Nullable CallScorer scorer;
+  private String label = "?";
+  private boolean done;
+  /** A request(1) is owed as soon as the response stream becomes ready. */
+  private boolean inputOwed;
+
+  private StreamCall(
+      ServerCallStreamObserver<PredictStreamResponse> responses,
+      ModelRegistry registry,
+      BufferAllocator serviceAllocator,
+      ServerLimits limits) {
+    this.responses = responses;
+    this.registry = registry;
+    this.serviceAllocator = serviceAllocator;
+    this.limits = limits;
+  }
+
+  /** Sets up flow control for a new call; must run before the gRPC method handler returns. */
+  static StreamCall start(
+      StreamObserver<PredictStreamResponse> responseObserver,
+      ModelRegistry registry,
+      BufferAllocator serviceAllocator,
+      ServerLimits limits) {
+    ServerCallStreamObserver<PredictStreamResponse> responses =
+        (ServerCallStreamObserver<PredictStreamResponse>) responseObserver;
+    StreamCall call = new StreamCall(responses, registry, serviceAllocator, limits);
+    responses.disableAutoRequest();
+    responses.setOnReadyHandler(call::onReady);
+    responses.setOnCancelHandler(call::onCancel);
+    responses.request(1);
+    return call;
+  }
+
+  @Override
+  public void onNext(PredictStreamRequest request) {
+    if (done) {
+      return; // Messages already in flight when the call failed.
+    }
+    try {
+      switch (request.getKindCase()) {
+        case HEADER:
+          if (scorer != null) {
+            throw invalid("a PredictStream call has exactly one header, and it came first");
+          }
+          open(request.getHeader());
+          break;
+        case CHUNK:
+          if (scorer == null) {
+            throw invalid(
+                "the first PredictStream message must be a header naming the model, not a chunk");
+          }
+          decoder.append(request.getChunk());
+          while (decoder.nextBatch()) {
+            scorer.score(decoder.root(), decoder.dictionaries());
+          }
+          break;
+        default:
+          throw invalid("a PredictStream message must set header or chunk");
+      }
+      requestNextMessage();
+    } catch (Throwable t) {
+      fail(t);
+    }
+  }
+
+  @Override
+  public void onCompleted() {
+    if (done) {
+      return;
+    }
+    try {
+      if (scorer == null) {
+        throw invalid("the stream ended before its header");
+      }
+      // A client with nothing to score may half-close without sending a single chunk.
+      if (decoder.bytesReceived() > 0) {
+        decoder.finish();
+      }
+      scorer.finish();
+      done = true;
+      responses.onCompleted();
+    } catch (Throwable t) {
+      fail(t);
+    } finally {
+      release();
+    }
+  }
+
+  @Override
+  public void onError(Throwable t) {
+    // The client cancelled or the transport failed: there is no one left to answer.
+    done = true;
+    release();
+  }
+
+  private void onCancel() {
+    done = true;
+    release();
+  }
+
+  private void onReady() {
+    if (inputOwed && !done) {
+      inputOwed = false;
+      responses.request(1);
+    }
+  }
+
+  private void open(StreamHeader header) {
+    ModelSpec spec = header.getModel();
+    ModelService model = registry.resolve(spec.getName(), spec.getVersion());
+    label = model.name() + ":" + model.version();
+    allocator = CallAllocators.open(serviceAllocator, label, limits.maxCallMemoryBytes());
+    decoder =
+        ArrowChunkDecoder.builder(allocator)
+            .maxMessageBytes(limits.maxMessageBytes())
+            .maxBatchRows(limits.maxBatchRows())
+            .maxStreamBytes(limits.maxStreamBytes())
+            .build();
+    CallContext context =
+        new CallContext(
+            allocator, model.name(), model.version(), header.getParametersMap(), grpcContext);
+    scorer =
+        new CallScorer(
+            model,
+            context,
+            limits.maxChunkBytes(),
+            chunk -> responses.onNext(PredictStreamResponse.newBuilder().setChunk(chunk).build()));
+    responses.onNext(
+        PredictStreamResponse.newBuilder()
+            .setHeader(
+                StreamResponseHeader.newBuilder()
+                    .setModel(
+                        ModelSpec.newBuilder().setName(model.name()).setVersion(model.version())))
+            .build());
+  }
+
+  private void requestNextMessage() {
+    if (responses.isReady()) {
+      responses.request(1);
+    } else {
+      inputOwed = true;
+    }
+  }
+
+  private void fail(Throwable t) {
+    if (done) {
+      return;
+    }
+    done = true;
+    long batch = scorer == null ? -1 : scorer.batchesScored();
+    try {
+      responses.onError(StatusMapper.toStatus(t, label, batch).asRuntimeException());
+    } finally {
+      release();
+    }
+  }
+
+  private void release() {
+    if (decoder != null) {
+      decoder.close();
+      decoder = null;
+    }
+    if (allocator != null) {
+      CallAllocators.close(allocator);
+      allocator = null;
+    }
+  }
+
+  private static PredictException invalid(String message) {
+    return new PredictException(Status.Code.INVALID_ARGUMENT, message);
+  }
+}
