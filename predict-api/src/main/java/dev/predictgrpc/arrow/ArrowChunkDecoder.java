@@ -180,6 +180,11 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    */
   public boolean nextBatch() {
     checkUsable();
+    if (root != null) {
+      // The previous batch's lifetime ends here; freeing it now, before the next body is
+      // allocated, keeps one batch in memory instead of two.
+      root.clear();
+    }
     try {
       while (state != State.ENDED && !input.isEmpty()) {
         if (step()) {

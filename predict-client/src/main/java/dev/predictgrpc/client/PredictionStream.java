@@ -6,6 +6,7 @@ package dev.predictgrpc.client;
 import dev.predictgrpc.client.internal.StreamingCall;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
 
 /**
  * The results of a streaming prediction, read one batch at a time as the server sends them.
@@ -63,6 +64,13 @@ public final class PredictionStream implements AutoCloseable {
    */
   public VectorSchemaRoot takeRoot(BufferAllocator allocator) {
     return call.takeResult(allocator);
+  }
+
+  /**
+   * The dictionaries of dictionary-encoded result columns. Borrowed: valid until {@link #close()}.
+   */
+  public DictionaryProvider dictionaries() {
+    return call.resultDictionaries();
   }
 
   /** The model version answering this stream, once known; else empty. */

@@ -256,6 +256,11 @@ public final class StreamingCall
     return decoder.takeBatch(target);
   }
 
+  /** Dictionaries of dictionary-encoded result columns; borrowed until {@link #close()}. */
+  public DictionaryProvider resultDictionaries() {
+    return decoder.dictionaries();
+  }
+
   /** The version of the model that answers, once its header has arrived; else empty. */
   public String answeredVersion() {
     return answeredVersion;

@@ -53,8 +53,8 @@ final class CallScorer {
     // An echo model hands back the batch we lent it; that one is not ours to close.
     boolean borrowed = output == input || output == conformed;
     try {
-      checkOutput(output, input.getRowCount());
-      encoder().writeBatch(output);
+      checkOutput(output, input.getRowCount(), dictionaries);
+      encoder.writeBatch(output);
     } finally {
       if (output != null && !borrowed) {
         output.close();
@@ -78,11 +78,8 @@ final class CallScorer {
     return batches;
   }
 
-  private ArrowChunkEncoder encoder() {
-    return encoder;
-  }
-
-  private void checkOutput(@Nullable VectorSchemaRoot output, int inputRows) {
+  private void checkOutput(
+      @Nullable VectorSchemaRoot output, int inputRows, DictionaryProvider dictionaries) {
     String label = "model '" + context.label() + "'";
     if (output == null) {
       throw modelFault(label + " returned no batch for batch " + batches);
@@ -104,7 +101,9 @@ final class CallScorer {
           label + " returned a batch whose schema differs from its declared output schema");
     }
     if (encoder == null) {
-      encoder = ArrowChunkEncoder.create(output.getSchema(), null, maxChunkBytes, sink);
+      // Dictionary-encoded output columns can only be ones passed through from the input (an echo),
+      // so the input's dictionaries are the ones to send.
+      encoder = ArrowChunkEncoder.create(output.getSchema(), dictionaries, maxChunkBytes, sink);
     } else if (!encoder.schema().equals(output.getSchema())) {
       throw modelFault(
           label + " returned a schema for batch " + batches + " that differs from batch 0's");

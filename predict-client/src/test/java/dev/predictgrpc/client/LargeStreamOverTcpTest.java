@@ -1,0 +1,146 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.predictgrpc.server.PredictServer;
+import dev.predictgrpc.server.ServerLimits;
+import dev.predictgrpc.testing.ArrowAllocatorExtension;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * Streams a 256 MiB table through an echo model over real loopback TCP, in 1 MiB chunks, with the
+ * server's inbound message limit at gRPC's 4 MiB default, and checks every value that comes back
+ * and that neither side's Arrow memory grew with the table.
+ */
+class LargeStreamOverTcpTest {
+  private static final int COLUMNS = 16;
+  private static final int ROWS_PER_BATCH = 65_536; // 4 MiB of float32 per batch
+  private static final int BATCHES = 64; // 64 x 4 MiB = 256 MiB
+  private static final long TABLE_BYTES = (long) COLUMNS * ROWS_PER_BATCH * BATCHES * 4;
+
+  /**
+   * The bound: three 4 MiB batches on each side, whatever the table's size. Each side holds one
+   * message body at a time (Arrow rounds a 4.3 MB body up to an 8 MiB buffer). A buffering
+   * implementation would need the whole 256 MiB.
+   */
+  private static final long MEMORY_BOUND = 12L << 20;
+
+  @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
+
+  @Test
+  void table256MiB_streamsThroughEcho_withBoundedMemory() throws Exception {
+    BufferAllocator serverAllocator = arrow.allocator().newChildAllocator("server", 0, Long.MAX_VALUE);
+    BufferAllocator clientAllocator = arrow.allocator().newChildAllocator("client", 0, Long.MAX_VALUE);
+    // The generator's own batch is the caller's memory, not the client library's.
+    BufferAllocator tableAllocator = arrow.allocator().newChildAllocator("table", 0, Long.MAX_VALUE);
+    ServerLimits limits = ServerLimits.defaults();
+    assertThat(limits.maxInboundMessageBytes()).isEqualTo(4 << 20);
+    assertThat(limits.maxChunkBytes()).isEqualTo(1 << 20);
+    long start = System.nanoTime();
+    long rows = 0;
+    try (PredictServer server =
+            PredictServer.builder(serverAllocator)
+                .bindAddress("127.0.0.1")
+                .addModel(new TestModels.EchoModel())
+                .build()
+                .start();
+        PredictClient client =
+            PredictClient.builder("127.0.0.1:" + server.port(), clientAllocator).build();
+        GeneratedTable table = new GeneratedTable(tableAllocator);
+        PredictionStream results = client.predictStream(ModelRef.of("echo"), table)) {
+      int batch = 0;
+      while (results.next()) {
+        VectorSchemaRoot root = results.root();
+        assertThat(root.getRowCount()).isEqualTo(ROWS_PER_BATCH);
+        for (int c = 0; c < COLUMNS; c++) {
+          Float4Vector column = (Float4Vector) root.getVector(c);
+          for (int r = 0; r < ROWS_PER_BATCH; r++) {
+            float expected = GeneratedTable.value(batch, r, c);
+            if (column.get(r) != expected) {
+              throw new AssertionError(
+                  "batch " + batch + " row " + r + " column " + c + ": " + column.get(r) + " != "
+                      + expected);
+            }
+          }
+        }
+        rows += root.getRowCount();
+        batch++;
+      }
+      assertThat(batch).isEqualTo(BATCHES);
+      assertThat(table.produced).isEqualTo(BATCHES);
+      long serverPeak = server.service().peakAllocatedBytes();
+      long clientPeak = clientAllocator.getPeakMemoryAllocation();
+      double seconds = (System.nanoTime() - start) / 1e9;
+      System.out.printf(
+          "streamed %d MiB (%d rows) in %.2f s (%.0f MiB/s each way); peak Arrow memory: server %.1f"
+              + " MiB, client %.1f MiB (bound %d MiB)%n",
+          TABLE_BYTES >> 20, rows, seconds, (TABLE_BYTES >> 20) / seconds, serverPeak / 1048576.0,
+          clientPeak / 1048576.0, MEMORY_BOUND >> 20);
+      assertThat(serverPeak).as("server peak Arrow memory").isLessThan(MEMORY_BOUND);
+      assertThat(clientPeak).as("client peak Arrow memory").isLessThan(MEMORY_BOUND);
+    }
+    assertThat(rows).isEqualTo((long) ROWS_PER_BATCH * BATCHES);
+    serverAllocator.close();
+    clientAllocator.close();
+    tableAllocator.close();
+  }
+
+  /** Produces the table one batch at a time into one reused root: the table never exists whole. */
+  static final class GeneratedTable implements Iterator<VectorSchemaRoot>, AutoCloseable {
+    private final VectorSchemaRoot root;
+    int produced;
+
+    GeneratedTable(BufferAllocator allocator) {
+      List<FieldVector> columns = new ArrayList<>();
+      for (int c = 0; c < COLUMNS; c++) {
+        Float4Vector v = new Float4Vector("f" + c, allocator);
+        v.allocateNew(ROWS_PER_BATCH);
+        columns.add(v);
+      }
+      root = new VectorSchemaRoot(columns);
+    }
+
+    static float value(int batch, int row, int column) {
+      return batch * 1_000_000f + row + column * 0.5f;
+    }
+
+    @Override
+    public boolean hasNext() {
+      return produced < BATCHES;
+    }
+
+    @Override
+    public VectorSchemaRoot next() {
+      if (!hasNext()) {
+        throw new NoSuchElementException();
+      }
+      for (int c = 0; c < COLUMNS; c++) {
+        Float4Vector v = (Float4Vector) root.getVector(c);
+        for (int r = 0; r < ROWS_PER_BATCH; r++) {
+          v.set(r, value(produced, r, c));
+        }
+        v.setValueCount(ROWS_PER_BATCH);
+      }
+      root.setRowCount(ROWS_PER_BATCH);
+      produced++;
+      return root;
+    }
+
+    @Override
+    public void close() {
+      root.close();
+    }
+  }
+}
