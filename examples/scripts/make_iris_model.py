@@ -48,6 +48,11 @@ def io_values():
 def finish(graph, opsets, doc):
     model = helper.make_model(graph, opset_imports=opsets, producer_name=PRODUCER,
                               producer_version="1", doc_string=doc)
+    # predict-grpc's ONNX adapter names the Arrow columns of a [N, K] input after these.
+    helper.set_model_props(model, {
+        "predictgrpc.feature_names.features":
+            "sepal_length,sepal_width,petal_length,petal_width",
+    })
     model.ir_version = IR_VERSION
     onnx.checker.check_model(model)
     return model

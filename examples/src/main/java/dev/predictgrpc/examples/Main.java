@@ -1,0 +1,54 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.examples;
+
+import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.examples.demo.Demo;
+import dev.predictgrpc.examples.score.Score;
+import dev.predictgrpc.examples.serve.Serve;
+import java.util.Arrays;
+
+/**
+ * The examples' command line: {@code java -jar predict-grpc-examples.jar demo|serve|score ...}.
+ */
+public final class Main {
+  private Main() {}
+
+  public static void main(String[] args) throws Exception {
+    // Netty turns off its Unsafe access on JDK 24+, which Arrow's allocator needs; this must be
+    // set before any Netty class loads, which is why it is the first thing main does.
+    if (System.getProperty("io.netty.noUnsafe") == null) {
+      System.setProperty("io.netty.noUnsafe", "false");
+    }
+    try {
+      ArrowSupport.checkJvm();
+    } catch (IllegalStateException e) {
+      System.err.println("error: " + e.getMessage());
+      System.exit(2);
+    }
+    String command = args.length == 0 ? "help" : args[0];
+    String[] rest = Arrays.copyOfRange(args, Math.min(1, args.length), args.length);
+    int status;
+    switch (command) {
+      case "demo":
+        status = Demo.run(rest, System.out);
+        break;
+      case "serve":
+        status = Serve.run(rest, System.out, System.err);
+        break;
+      case "score":
+        status = Score.run(rest, System.out, System.err);
+        break;
+      default:
+        System.err.println(
+            "usage: java -jar predict-grpc-examples.jar <command>\n"
+                + "  demo                                  serve the bundled iris model and score data\n"
+                + "  serve [--port P] NAME=model.onnx ...  serve ONNX models over gRPC\n"
+                + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
+                + "                                        score a CSV or Arrow file on a server");
+        status = command.equals("help") ? 0 : 2;
+    }
+    System.exit(status);
+  }
+}

@@ -1,0 +1,107 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.examples.score;
+
+import java.io.BufferedWriter;
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.List;
+import java.util.Locale;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowFileWriter;
+import org.jspecify.annotations.Nullable;
+
+/** Writes result batches to an Arrow IPC file or a CSV file, chosen by the file name. */
+abstract class ResultWriter implements AutoCloseable {
+  /** Writes one batch. The caller retains ownership of {@code batch}. */
+  abstract void write(VectorSchemaRoot batch) throws IOException;
+
+  @Override
+  public abstract void close() throws IOException;
+
+  /** Opens a writer; {@code path} may carry a {@code .partial} suffix after the real extension. */
+  static ResultWriter open(Path path) throws IOException {
+    String name = path.getFileName().toString().toLowerCase(Locale.ROOT).replace(".partial", "");
+    if (name.endsWith(".csv")) {
+      return new Csv(path);
+    }
+    if (name.endsWith(".arrow")) {
+      return new Arrow(path);
+    }
+    throw new IOException("output must end in .arrow or .csv: " + path);
+  }
+
+  /** An Arrow IPC file, written batch by batch from the result stream's own root. */
+  private static final class Arrow extends ResultWriter {
+    private final FileChannel channel;
+    private @Nullable ArrowFileWriter writer;
+
+    Arrow(Path path) throws IOException {
+      channel =
+          FileChannel.open(
+              path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+    }
+
+    @Override
+    void write(VectorSchemaRoot batch) throws IOException {
+      if (writer == null) {
+        // The result stream reuses one root for every batch, so the writer can be bound to it.
+        writer = new ArrowFileWriter(batch, null, channel);
+        writer.start();
+      }
+      writer.writeBatch();
+    }
+
+    @Override
+    public void close() throws IOException {
+      if (writer != null) {
+        writer.end();
+        writer.close();
+      }
+      channel.close();
+    }
+  }
+
+  /** A CSV file with a header line; nulls are empty cells. */
+  private static final class Csv extends ResultWriter {
+    private final BufferedWriter out;
+    private boolean headerWritten;
+
+    Csv(Path path) throws IOException {
+      out = Files.newBufferedWriter(path, StandardCharsets.UTF_8);
+    }
+
+    @Override
+    void write(VectorSchemaRoot batch) throws IOException {
+      List<FieldVector> columns = batch.getFieldVectors();
+      if (!headerWritten) {
+        for (int c = 0; c < columns.size(); c++) {
+          out.write((c == 0 ? "" : ",") + columns.get(c).getName());
+        }
+        out.newLine();
+        headerWritten = true;
+      }
+      StringBuilder line = new StringBuilder();
+      for (int r = 0; r < batch.getRowCount(); r++) {
+        line.setLength(0);
+        for (int c = 0; c < columns.size(); c++) {
+          Object value = columns.get(c).getObject(r);
+          line.append(c == 0 ? "" : ",").append(value == null ? "" : value.toString());
+        }
+        out.write(line.toString());
+        out.newLine();
+      }
+    }
+
+    @Override
+    public void close() throws IOException {
+      out.close();
+    }
+  }
+}
