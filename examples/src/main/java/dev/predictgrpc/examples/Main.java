@@ -8,11 +8,16 @@ import dev.predictgrpc.examples.demo.Demo;
 import dev.predictgrpc.examples.score.Score;
 import dev.predictgrpc.examples.serve.Serve;
 import java.util.Arrays;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 
 /**
  * The examples' command line: {@code java -jar predict-grpc-examples.jar demo|serve|score ...}.
  */
 public final class Main {
+  /** Held so the level sticks: java.util.logging keeps only weak references to loggers. */
+  private static final Logger ARROW_LOGGER = Logger.getLogger("org.apache.arrow");
+
   private Main() {}
 
   public static void main(String[] args) throws Exception {
@@ -21,6 +26,7 @@ public final class Main {
     if (System.getProperty("io.netty.noUnsafe") == null) {
       System.setProperty("io.netty.noUnsafe", "false");
     }
+    ARROW_LOGGER.setLevel(Level.WARNING); // Arrow announces its allocator at INFO on start-up.
     try {
       ArrowSupport.checkJvm();
     } catch (IllegalStateException e) {

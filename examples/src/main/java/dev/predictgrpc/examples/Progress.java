@@ -30,6 +30,7 @@ public final class Progress {
     this.totalRows = totalRows;
     this.bytesPerRow = bytesPerRow;
     this.terminal = System.console() != null;
+    this.lastPrint = start;
   }
 
   /** Reports {@code rows} done so far; prints only if enough time has passed. */

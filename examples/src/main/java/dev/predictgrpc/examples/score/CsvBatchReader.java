@@ -43,6 +43,8 @@ public final class CsvBatchReader implements Iterator<VectorSchemaRoot>, AutoClo
   private final int[] csvIndex;
   private final int batchRows;
   private String pendingLine;
+  /** The line number of {@link #pendingLine}; lines are read one ahead to know when input ends. */
+  private long pendingLineNumber;
   private long lineNumber = 1;
   private long rowsRead;
 
@@ -95,7 +97,7 @@ public final class CsvBatchReader implements Iterator<VectorSchemaRoot>, AutoClo
     root.allocateNew();
     int row = 0;
     while (pendingLine != null && row < batchRows) {
-      parseRow(pendingLine, row++);
+      parseRow(pendingLine, pendingLineNumber, row++);
       pendingLine = readDataLine();
     }
     root.setRowCount(row);
@@ -121,20 +123,21 @@ public final class CsvBatchReader implements Iterator<VectorSchemaRoot>, AutoClo
         line = reader.readLine();
         lineNumber++;
       } while (line != null && line.isBlank());
+      pendingLineNumber = lineNumber;
       return line;
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
   }
 
-  private void parseRow(String line, int row) {
+  private void parseRow(String line, long lineNo, int row) {
     String[] cells = line.split(",", -1);
     List<FieldVector> vectors = root.getFieldVectors();
     for (int f = 0; f < vectors.size(); f++) {
       FieldVector vector = vectors.get(f);
       if (csvIndex[f] >= cells.length) {
         throw new CsvFormatException(
-            source + " line " + (lineNumber - 1) + " has " + cells.length + " cells; column '"
+            source + " line " + lineNo + " has " + cells.length + " cells; column '"
                 + vector.getName() + "' is missing");
       }
       String cell = cells[csvIndex[f]].trim();
@@ -160,7 +163,7 @@ public final class CsvBatchReader implements Iterator<VectorSchemaRoot>, AutoClo
         }
       } catch (NumberFormatException e) {
         throw new CsvFormatException(
-            source + " line " + (lineNumber - 1) + ", column '" + vector.getName() + "': '" + cell
+            source + " line " + lineNo + ", column '" + vector.getName() + "': '" + cell
                 + "' is not a valid " + vector.getField().getType());
       }
     }
