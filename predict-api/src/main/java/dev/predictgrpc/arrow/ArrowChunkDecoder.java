@@ -10,10 +10,13 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.flatbuf.Buffer;
+import org.apache.arrow.flatbuf.CompressionType;
 import org.apache.arrow.flatbuf.DictionaryBatch;
 import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.Message;
@@ -22,13 +25,18 @@ import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.OutOfMemoryException;
+import org.apache.arrow.vector.BaseLargeVariableWidthVector;
+import org.apache.arrow.vector.BaseVariableWidthVector;
+import org.apache.arrow.vector.BaseVariableWidthViewVector;
 import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.TypeLayout;
+import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.complex.LargeListVector;
+import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.apache.arrow.vector.ipc.message.ArrowBodyCompression;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
@@ -38,6 +46,7 @@ import org.apache.arrow.vector.util.DictionaryUtility;
 import org.apache.arrow.vector.util.TransferPair;
 import org.apache.arrow.vector.util.ValueVectorUtility;
 import org.apache.arrow.vector.util.VectorBatchAppender;
+import org.apache.arrow.vector.validate.ValidateUtil;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -86,6 +95,15 @@ public final class ArrowChunkDecoder implements AutoCloseable {
 
   private static final int CONTINUATION_TOKEN = 0xFFFFFFFF;
 
+  /**
+   * Metadata is buffered in an array that starts this small and doubles as bytes arrive, so an
+   * 8-byte prefix announcing a huge length cannot make us allocate that much heap up front.
+   */
+  private static final int INITIAL_METADATA_BYTES = 4096;
+
+  /** Schemas nested deeper are refused, as Arrow C++ refuses them by default. */
+  private static final int MAX_FIELD_DEPTH = 64;
+
   private enum State {
     PREFIX,
     METADATA,
@@ -108,6 +126,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private int prefixFilled;
   private int prefixNeeded = 4;
   private byte @Nullable [] metadata;
+  private int metadataLength;
   private int metadataFilled;
   private @Nullable Message message;
   private @Nullable ArrowBuf body;
@@ -116,7 +135,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private long bodyFilled;
 
   private @Nullable VectorSchemaRoot root;
-  private @Nullable VectorLoader loader;
+  private int recordBatchNodes; // One field node per field of the schema, nested ones included.
   private final Map<Long, Dictionary> dictionaries = new HashMap<>();
   private final DictionaryProvider.MapDictionaryProvider dictionaryProvider =
       new DictionaryProvider.MapDictionaryProvider();
@@ -191,10 +210,23 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           return true;
         }
       }
+      if (!input.isEmpty()) {
+        // The marker and the bytes after it came in one chunk, so append() could not see them.
+        throw ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker");
+      }
       return false;
     } catch (ArrowChunkException e) {
       throw fail(e);
     } catch (RuntimeException e) {
+      if (isOutOfMemory(e)) {
+        // Arrow sizes some buffers from the declared value counts rather than from the body, so
+        // a small message can still reach the allocator's limit: a limit, not malformed input.
+        throw fail(
+            new ArrowChunkException(
+                ArrowChunkException.Reason.LIMIT_EXCEEDED,
+                "Arrow IPC message " + messages + " does not fit in the memory limit for this call",
+                e));
+      }
       // Arrow and flatbuffers report bad input with assorted runtime exceptions; their messages
       // name internal classes, so the sender gets our own description instead.
       throw fail(
@@ -271,7 +303,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     int rowCount = current.getRowCount();
     current.setRowCount(0);
-    return new VectorSchemaRoot(current.getSchema().getFields(), vectors, rowCount);
+    // The Schema overload keeps the schema's custom metadata; the field-list one would drop it.
+    return new VectorSchemaRoot(current.getSchema(), vectors, rowCount);
   }
 
   /**
@@ -327,8 +360,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
         prefixFilled += copyInput(prefix, prefixFilled, prefixNeeded - prefixFilled);
         return prefixFilled == prefixNeeded && onPrefix();
       case METADATA:
+        growMetadataIfFull();
         metadataFilled += copyInput(metadata, metadataFilled, metadata.length - metadataFilled);
-        return metadataFilled == metadata.length && onMetadata();
+        return metadataFilled == metadataLength && onMetadata();
       case BODY:
         bodyFilled += copyInput(body, bodyFilled, bodyLength - bodyFilled);
         return bodyFilled == bodyLength && onMessage();
@@ -357,13 +391,24 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       state = State.ENDED;
       return false;
     }
-    if (metadataLength < 0 || metadataLength > maxMessageBytes) {
-      throw messageTooLarge(metadataLength & 0xFFFFFFFFL);
+    if (metadataLength < 0) {
+      throw ArrowChunkException.malformed(
+          "Arrow IPC message " + messages + " has a negative metadata length " + metadataLength);
     }
-    metadata = new byte[metadataLength];
+    if (metadataLength > maxMessageBytes) {
+      throw messageTooLarge(metadataLength);
+    }
+    this.metadataLength = metadataLength;
+    metadata = new byte[Math.min(metadataLength, INITIAL_METADATA_BYTES)];
     metadataFilled = 0;
     state = State.METADATA;
     return false;
+  }
+
+  private void growMetadataIfFull() {
+    if (metadataFilled == metadata.length) {
+      metadata = Arrays.copyOf(metadata, (int) Math.min(metadataLength, 2L * metadata.length));
+    }
   }
 
   private boolean onMetadata() {
@@ -374,7 +419,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       throw ArrowChunkException.malformed(
           "Arrow IPC message " + messages + " has a negative body length");
     }
-    if (metadata.length + bodyLength > maxMessageBytes) {
+    // Subtracting cannot overflow; adding a hostile bodyLength near Long.MAX_VALUE could.
+    if (bodyLength > maxMessageBytes - metadata.length) {
       throw messageTooLarge(metadata.length + bodyLength);
     }
     if (type == MessageHeader.Schema) {
@@ -429,19 +475,10 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       bodyLength = 0;
     }
     try {
+      boolean isBatch = handle(current, currentBody);
+      // Counted only once handled, so that errors while handling it name this message's index.
       messages++;
-      switch (current.headerType()) {
-        case MessageHeader.Schema:
-          onSchema(MessageSerializer.deserializeSchema(current));
-          return false;
-        case MessageHeader.DictionaryBatch:
-          onDictionary(
-              (DictionaryBatch) current.header(new DictionaryBatch()), currentBody, bodyLength);
-          return false;
-        default:
-          onRecordBatch((RecordBatch) current.header(new RecordBatch()), currentBody, bodyLength);
-          return true;
-      }
+      return isBatch;
     } finally {
       releaseBody();
       message = null;
@@ -449,6 +486,25 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       if (state != State.ENDED) {
         state = State.PREFIX;
       }
+    }
+  }
+
+  /** Applies a complete message; returns true if it was a record batch. */
+  private boolean handle(Message current, ArrowBuf currentBody) {
+    switch (current.headerType()) {
+      case MessageHeader.Schema:
+        checkFieldTree(
+            (org.apache.arrow.flatbuf.Schema)
+                current.header(new org.apache.arrow.flatbuf.Schema()));
+        onSchema(MessageSerializer.deserializeSchema(current));
+        return false;
+      case MessageHeader.DictionaryBatch:
+        onDictionary(
+            (DictionaryBatch) current.header(new DictionaryBatch()), currentBody, bodyLength);
+        return false;
+      default:
+        onRecordBatch((RecordBatch) current.header(new RecordBatch()), currentBody, bodyLength);
+        return true;
     }
   }
 
@@ -461,7 +517,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       dictionaryProvider.put(dictionary);
     }
     root = VectorSchemaRoot.create(new Schema(fields, messageSchema.getCustomMetadata()), allocator);
-    loader = new VectorLoader(root, NoCompressionCodec.Factory.INSTANCE);
+    recordBatchNodes = countNodes(fields);
   }
 
   private void onDictionary(DictionaryBatch header, ArrowBuf messageBody, long messageLength) {
@@ -472,31 +528,33 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           "dictionary batch for id " + id + ", which no field of the schema uses");
     }
     FieldVector vector = dictionary.getVector();
-    try (ArrowRecordBatch data = toRecordBatch(header.data(), messageBody, messageLength, "dictionary " + id)) {
+    int nodes = countNodes(List.of(vector.getField()));
+    try (ArrowRecordBatch data =
+        toRecordBatch(header.data(), messageBody, messageLength, nodes, "dictionary " + id)) {
       if (header.isDelta()) {
         try (FieldVector delta = vector.getField().createVector(allocator)) {
-          loadSingle(delta, data);
+          loadSingle(delta, data, "dictionary " + id);
           VectorBatchAppender.batchAppend(vector, delta);
         }
       } else {
-        loadSingle(vector, data);
+        loadSingle(vector, data, "dictionary " + id);
       }
     }
   }
 
-  private static void loadSingle(FieldVector vector, ArrowRecordBatch data) {
-    VectorSchemaRoot single = new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), 0);
-    new VectorLoader(single, NoCompressionCodec.Factory.INSTANCE).load(data);
-    ValueVectorUtility.validate(vector);
+  private static void loadSingle(FieldVector vector, ArrowRecordBatch data, String what) {
+    // A vector releases its old buffers while loading new ones; starting empty means a load that
+    // fails halfway never leaves a released buffer behind for close() to release again.
+    vector.clear();
+    load(new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), 0), data, what);
   }
 
   private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
     try (ArrowRecordBatch batch =
-        toRecordBatch(header, messageBody, messageLength, "record batch " + batches)) {
-      loader.load(batch);
+        toRecordBatch(
+            header, messageBody, messageLength, recordBatchNodes, "record batch " + batches)) {
+      load(root, batch, "record batch " + batches);
     }
-    // Catches buffers too small for the declared row counts before a model reads past them.
-    ValueVectorUtility.validate(root);
     batches++;
     rows += root.getRowCount();
   }
@@ -507,8 +565,25 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    * messageBody}.
    */
   private static ArrowRecordBatch toRecordBatch(
-      RecordBatch header, ArrowBuf messageBody, long bodyLength, String what) {
-    List<ArrowFieldNode> nodes = new ArrayList<>(header.nodesLength());
+      RecordBatch header, ArrowBuf messageBody, long bodyLength, int expectedNodes, String what) {
+    // Checked here so the error can say what is wrong, rather than fail somewhere in loading.
+    if (header.nodesLength() != expectedNodes) {
+      throw ArrowChunkException.malformed(
+          what
+              + " has "
+              + header.nodesLength()
+              + " field nodes but its schema has "
+              + expectedNodes
+              + " fields, nested ones included");
+    }
+    if (header.compression() != null) {
+      throw ArrowChunkException.malformed(
+          what
+              + " is compressed ("
+              + compressionName(header.compression().codec())
+              + "); only uncompressed Arrow IPC bodies are supported");
+    }
+    List<ArrowFieldNode> nodes = new ArrayList<>(expectedNodes);
     FieldNode node = new FieldNode();
     for (int i = 0; i < header.nodesLength(); i++) {
       header.nodes(node, i);
@@ -520,7 +595,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       }
       nodes.add(new ArrowFieldNode(node.length(), node.nullCount()));
     }
-    List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
+    // Not presized: the counts come from the sender, and a huge one would be an OutOfMemoryError.
+    List<ArrowBuf> buffers = new ArrayList<>();
     Buffer buffer = new Buffer();
     for (int i = 0; i < header.buffersLength(); i++) {
       header.buffers(buffer, i);
@@ -544,17 +620,178 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (header.length() > Integer.MAX_VALUE) {
       throw ArrowChunkException.malformed(what + " has more than 2^31-1 rows");
     }
-    ArrowBodyCompression compression =
-        header.compression() == null
-            ? NoCompressionCodec.DEFAULT_BODY_COMPRESSION
-            : new ArrowBodyCompression(header.compression().codec(), header.compression().method());
-    List<Long> variadicCounts = new ArrayList<>(header.variadicBufferCountsLength());
+    List<Long> variadicCounts = new ArrayList<>();
     for (int i = 0; i < header.variadicBufferCountsLength(); i++) {
       variadicCounts.add(header.variadicBufferCounts(i));
     }
     // retainBuffers=true: the batch takes its own reference on each slice.
     return new ArrowRecordBatch(
-        (int) header.length(), nodes, buffers, compression, variadicCounts, true, true);
+        (int) header.length(),
+        nodes,
+        buffers,
+        NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
+        variadicCounts,
+        true,
+        true);
+  }
+
+  /**
+   * Loads {@code batch} into the vectors of {@code target}, validates them, and only then sets the
+   * row count.
+   *
+   * <p>Arrow's {@code VectorLoader} sets the row count first, which grows any vector whose buffers
+   * are too small for it; for hostile sizes that growth can throw halfway through a reallocation
+   * and leak the new buffers. Validated first, at the lengths their field nodes declare, the
+   * vectors are big enough that setting the row count never reallocates. Validation also catches
+   * buffers too small for the declared counts before a model reads past them.
+   */
+  private static void load(VectorSchemaRoot target, ArrowRecordBatch batch, String what) {
+    Iterator<ArrowFieldNode> nodes = batch.getNodes().iterator();
+    Iterator<ArrowBuf> buffers = batch.getBuffers().iterator();
+    Iterator<Long> variadicCounts = batch.getVariadicBufferCounts().iterator();
+    for (FieldVector vector : target.getFieldVectors()) {
+      loadField(vector, nodes, buffers, variadicCounts, what);
+    }
+    if (buffers.hasNext() || variadicCounts.hasNext()) {
+      throw ArrowChunkException.malformed(what + " has more buffers than its schema uses");
+    }
+    for (FieldVector vector : target.getFieldVectors()) {
+      if (vector.getValueCount() != batch.getLength()) {
+        throw ArrowChunkException.malformed(
+            what
+                + " has "
+                + batch.getLength()
+                + " rows but its column "
+                + vector.getName()
+                + " has "
+                + vector.getValueCount());
+      }
+      try {
+        ValueVectorUtility.validate(vector);
+      } catch (ValidateUtil.ValidateException e) {
+        // Arrow's validation messages describe the data, not our internals, so pass them on.
+        throw ArrowChunkException.malformed(
+            what + ": column " + vector.getName() + " is invalid: " + e.getMessage());
+      }
+      checkOffsets(vector, what);
+    }
+    target.setRowCount(batch.getLength());
+  }
+
+  /** Hands one field its node and buffers, then its children theirs, in schema order. */
+  private static void loadField(
+      FieldVector vector,
+      Iterator<ArrowFieldNode> nodes,
+      Iterator<ArrowBuf> buffers,
+      Iterator<Long> variadicCounts,
+      String what) {
+    ArrowFieldNode node = nodes.next(); // toRecordBatch checked there is one node per field.
+    long count = TypeLayout.getTypeBufferCount(vector.getField().getType());
+    if (vector instanceof BaseVariableWidthViewVector) {
+      if (!variadicCounts.hasNext()) {
+        throw ArrowChunkException.malformed(
+            what + " lacks the variadic buffer count of column " + vector.getName());
+      }
+      count += variadicCounts.next();
+    }
+    List<ArrowBuf> own = new ArrayList<>();
+    for (long i = 0; i < count; i++) {
+      if (!buffers.hasNext()) {
+        throw ArrowChunkException.malformed(
+            what + " has too few buffers for column " + vector.getName());
+      }
+      own.add(buffers.next());
+    }
+    vector.loadFieldBuffers(node, own);
+    for (FieldVector child : vector.getChildrenFromFields()) {
+      loadField(child, nodes, buffers, variadicCounts, what);
+    }
+  }
+
+  /**
+   * Checks that no offset of {@code vector} or its children decreases. {@link
+   * ValueVectorUtility#validate} checks only the last offset, so a decreasing one mid-vector would
+   * send a model reading that row outside the vector's buffers. {@code validateFull} would catch it
+   * too, but it also re-reads every value (UTF-8, decimal precision), too slow for every batch;
+   * this reads the offsets alone.
+   */
+  private static void checkOffsets(ValueVector vector, String what) {
+    int width =
+        vector instanceof BaseVariableWidthVector || vector instanceof ListVector
+            ? 4
+            : vector instanceof BaseLargeVariableWidthVector || vector instanceof LargeListVector
+                ? 8
+                : 0;
+    if (width > 0 && vector.getValueCount() > 0) {
+      ArrowBuf offsets = vector.getOffsetBuffer();
+      long previous = 0; // Offsets may start above 0, never below.
+      for (int i = 0; i <= vector.getValueCount(); i++) {
+        long offset = width == 4 ? offsets.getInt(4L * i) : offsets.getLong(8L * i);
+        if (offset < previous) {
+          throw ArrowChunkException.malformed(
+              what + ": the offsets of column " + vector.getName() + " decrease at index " + i);
+        }
+        previous = offset;
+      }
+    }
+    for (ValueVector child : vector) {
+      checkOffsets(child, what);
+    }
+  }
+
+  /** The number of field nodes a batch of {@code fields} carries: one per field, nested too. */
+  private static int countNodes(List<Field> fields) {
+    int count = 0;
+    for (Field field : fields) {
+      count += 1 + countNodes(field.getChildren());
+    }
+    return count;
+  }
+
+  /**
+   * Checks the schema's field tree before Arrow converts it. Arrow's conversion recurses once per
+   * field and follows the flatbuffer's offsets as given, so crafted offsets can form a cycle (a
+   * stack overflow) or make fields share children (a walk exponential in the depth). A genuine
+   * schema holds each field once, in at least 8 bytes of metadata (its table and the offset that
+   * points to it), which bounds the walk.
+   */
+  private void checkFieldTree(org.apache.arrow.flatbuf.Schema schema) {
+    int budget = metadata.length / 8;
+    for (int i = 0; i < schema.fieldsLength(); i++) {
+      budget = checkField(schema.fields(i), 1, budget);
+    }
+  }
+
+  /** Checks one field and its children; returns how many more fields the budget allows. */
+  private static int checkField(org.apache.arrow.flatbuf.Field field, int depth, int budget) {
+    if (depth > MAX_FIELD_DEPTH) {
+      throw ArrowChunkException.malformed(
+          "the Arrow IPC schema is nested more than " + MAX_FIELD_DEPTH + " levels deep");
+    }
+    if (--budget < 0) {
+      throw ArrowChunkException.malformed(
+          "the Arrow IPC schema has more fields than its metadata can hold");
+    }
+    for (int i = 0; i < field.childrenLength(); i++) {
+      budget = checkField(field.children(i), depth + 1, budget);
+    }
+    return budget;
+  }
+
+  private static boolean isOutOfMemory(Throwable e) {
+    // Arrow sometimes wraps what a vector throws in IllegalArgumentException, so look at causes.
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof OutOfMemoryException) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static String compressionName(byte codec) {
+    return codec >= 0 && codec < CompressionType.names.length
+        ? CompressionType.name(codec)
+        : "codec " + codec;
   }
 
   /** Copies up to {@code max} queued bytes into {@code target}; returns the count copied. */

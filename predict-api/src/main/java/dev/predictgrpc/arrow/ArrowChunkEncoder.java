@@ -76,14 +76,15 @@ public final class ArrowChunkEncoder {
     this.dictionaries = dictionaries;
     this.chunks = new ChunkingChannel(maxChunkBytes, sink);
     this.out = new WriteChannel(chunks);
+    // Checked before toMessageFormat, which would dereference the null provider.
+    if (dictionaries == null && isDictionaryEncoded(schema.getFields())) {
+      throw new IllegalArgumentException(
+          "schema has dictionary-encoded fields but no DictionaryProvider was given");
+    }
     Set<Long> ids = new LinkedHashSet<>();
     List<Field> messageFields = new ArrayList<>(schema.getFields().size());
     for (Field field : schema.getFields()) {
       messageFields.add(DictionaryUtility.toMessageFormat(field, dictionaries, ids));
-    }
-    if (!ids.isEmpty() && dictionaries == null) {
-      throw new IllegalArgumentException(
-          "schema has dictionary-encoded fields but no DictionaryProvider was given");
     }
     this.dictionaryIds = ids;
     this.messageSchema = new Schema(messageFields, schema.getCustomMetadata());
@@ -231,6 +232,15 @@ public final class ArrowChunkEncoder {
       }
     }
     dictionariesWritten = true;
+  }
+
+  private static boolean isDictionaryEncoded(List<Field> fields) {
+    for (Field field : fields) {
+      if (field.getDictionary() != null || isDictionaryEncoded(field.getChildren())) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private void checkNotEnded() {

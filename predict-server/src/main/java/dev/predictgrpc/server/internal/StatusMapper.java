@@ -43,8 +43,11 @@ public final class StatusMapper {
           e.reason() == ArrowChunkException.Reason.LIMIT_EXCEEDED
               ? Status.Code.RESOURCE_EXHAUSTED
               : Status.Code.INVALID_ARGUMENT;
+      // The decoder cannot know which server setting bounds its allocator; name it here so the
+      // client (or operator) knows which limit the input broke.
+      String limit = causedByOutOfMemory(e) ? " (maxCallMemoryBytes)" : "";
       return code.toStatus().withDescription("invalid input for model '" + model + "': "
-          + e.getMessage());
+          + e.getMessage() + limit);
     }
     if (error instanceof StatusRuntimeException) {
       return ((StatusRuntimeException) error).getStatus();
@@ -69,6 +72,15 @@ public final class StatusMapper {
     return Status.INTERNAL.withDescription(
         "model '" + model + "' failed" + batchDescription(batchIndex) + " (error id " + errorId
             + ")");
+  }
+
+  private static boolean causedByOutOfMemory(Throwable error) {
+    for (Throwable t = error.getCause(); t != null; t = t.getCause()) {
+      if (t instanceof OutOfMemoryException) {
+        return true;
+      }
+    }
+    return false;
   }
 
   private static String batchDescription(long batchIndex) {
