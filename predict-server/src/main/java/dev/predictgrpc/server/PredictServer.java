@@ -85,11 +85,19 @@ public final class PredictServer implements AutoCloseable {
    * Binds the port and starts serving; every health status turns SERVING.
    *
    * @return this server
-   * @throws IOException if the port cannot be bound
+   * @throws IOException if the port cannot be bound; the server is then closed, its models and
+   *     Arrow memory released
    * @throws IllegalStateException if already started or shut down
    */
   public PredictServer start() throws IOException {
-    server.start();
+    try {
+      server.start();
+    } catch (IOException e) {
+      // With the documented try (PredictServer s = builder.build().start()) the caller never gets
+      // a server to close, so the models started by build() and the allocator are released here.
+      close();
+      throw e;
+    }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(PredictionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
     for (ModelService model : service.models()) {

@@ -9,6 +9,7 @@ import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
@@ -16,11 +17,12 @@ import java.util.TreeMap;
 /**
  * The models a service hosts, by name and version. Immutable once built, so thread-safe.
  *
- * <p>Versions are ordered numerically when both are integers ("10" after "9"), else as strings;
- * the greatest version answers requests that name none.
+ * <p>A model's versions are ordered numerically when all of them are integers ("10" after "9"),
+ * else as strings; the greatest version answers requests that name none.
  */
 public final class ModelRegistry {
-  static final Comparator<String> VERSION_ORDER = ModelRegistry::compareVersions;
+  /** Orders integer strings by value; only used when every version of a name is an integer. */
+  static final Comparator<String> NUMERIC_ORDER = ModelRegistry::compareIntegers;
 
   private final Map<String, TreeMap<String, ModelService>> models = new TreeMap<>();
 
@@ -30,6 +32,7 @@ public final class ModelRegistry {
    * @throws IllegalArgumentException if a name is empty or a name and version pair repeats
    */
   public ModelRegistry(Collection<ModelService> services) {
+    Map<String, List<ModelService>> byName = new LinkedHashMap<>();
     for (ModelService service : services) {
       String name = service.name();
       String version = service.version();
@@ -40,12 +43,22 @@ public final class ModelRegistry {
       if (version == null || version.isEmpty()) {
         throw new IllegalArgumentException("model '" + name + "' has an empty version");
       }
-      ModelService previous =
-          models.computeIfAbsent(name, n -> new TreeMap<>(VERSION_ORDER)).put(version, service);
-      if (previous != null) {
-        throw new IllegalArgumentException(
-            "model '" + name + "' version '" + version + "' was added twice");
+      byName.computeIfAbsent(name, n -> new ArrayList<>()).add(service);
+    }
+    for (Map.Entry<String, List<ModelService>> entry : byName.entrySet()) {
+      // One order per name, chosen from all its versions: comparing pair by pair (numeric when
+      // both are integers, else as strings) is not transitive ("1a" < "2" < "10" < "1a"), and a
+      // TreeMap with such an order loses entries.
+      boolean numeric = entry.getValue().stream().allMatch(s -> isInteger(s.version()));
+      TreeMap<String, ModelService> versions =
+          new TreeMap<>(numeric ? NUMERIC_ORDER : Comparator.<String>naturalOrder());
+      for (ModelService service : entry.getValue()) {
+        if (versions.put(service.version(), service) != null) {
+          throw new IllegalArgumentException(
+              "model '" + entry.getKey() + "' version '" + service.version() + "' was added twice");
+        }
       }
+      models.put(entry.getKey(), versions);
     }
   }
 
@@ -94,12 +107,9 @@ public final class ModelRegistry {
     return all;
   }
 
-  private static int compareVersions(String a, String b) {
-    if (isInteger(a) && isInteger(b)) {
-      int byLength = Integer.compare(stripZeros(a).length(), stripZeros(b).length());
-      return byLength != 0 ? byLength : stripZeros(a).compareTo(stripZeros(b));
-    }
-    return a.compareTo(b);
+  private static int compareIntegers(String a, String b) {
+    int byLength = Integer.compare(stripZeros(a).length(), stripZeros(b).length());
+    return byLength != 0 ? byLength : stripZeros(a).compareTo(stripZeros(b));
   }
 
   private static boolean isInteger(String s) {
