@@ -19,11 +19,15 @@ import dev.predictgrpc.api.v1.StreamHeader;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.client.internal.BatchSource;
+import dev.predictgrpc.client.internal.BearerToken;
 import dev.predictgrpc.client.internal.Statuses;
 import dev.predictgrpc.client.internal.StreamingCall;
 import dev.predictgrpc.common.ArrowSupport;
 import dev.predictgrpc.common.PredictException;
+import io.grpc.CallCredentials;
 import io.grpc.CallOptions;
+import io.grpc.ChannelCredentials;
+import io.grpc.CompositeChannelCredentials;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
@@ -32,11 +36,16 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
 import io.grpc.Status;
+import io.grpc.TlsChannelCredentials;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.StreamObserver;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
@@ -396,6 +405,12 @@ public final class PredictClient implements AutoCloseable {
     private int maxChunkBytes = ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES;
     private int maxInboundMessageBytes = 4 << 20;
     private @Nullable Duration deadline;
+    private boolean tls;
+    private byte @Nullable [] trustedCertificates;
+    private byte @Nullable [] clientCertificateChain;
+    private byte @Nullable [] clientPrivateKey;
+    private @Nullable String authority;
+    private @Nullable CallCredentials callCredentials;
 
     private Builder(String target, BufferAllocator allocator) {
       this.target = target;
@@ -440,6 +455,107 @@ public final class PredictClient implements AutoCloseable {
       return this;
     }
 
+    /** Connects over TLS, trusting the JVM's default certificate authorities. Default: plaintext. */
+    public Builder tls() {
+      this.tls = true;
+      return this;
+    }
+
+    /** Connects over TLS, trusting the certificates in this PEM file instead of the defaults. */
+    public Builder trustedCertificates(Path pemFile) {
+      this.trustedCertificates = read(pemFile);
+      this.tls = true;
+      return this;
+    }
+
+    /** As {@link #trustedCertificates(Path)}, from a stream read fully now and not closed. */
+    public Builder trustedCertificates(InputStream pem) {
+      this.trustedCertificates = readAll(pem);
+      this.tls = true;
+      return this;
+    }
+
+    /**
+     * Presents this client certificate chain and private key (PEM; the key in PKCS#8) for mutual
+     * TLS. Implies TLS.
+     */
+    public Builder clientCertificate(Path certificateChain, Path privateKey) {
+      this.clientCertificateChain = read(certificateChain);
+      this.clientPrivateKey = read(privateKey);
+      this.tls = true;
+      return this;
+    }
+
+    /** As {@link #clientCertificate(Path, Path)}, from streams read fully now and not closed. */
+    public Builder clientCertificate(InputStream certificateChain, InputStream privateKey) {
+      this.clientCertificateChain = readAll(certificateChain);
+      this.clientPrivateKey = readAll(privateKey);
+      this.tls = true;
+      return this;
+    }
+
+    /** The name to verify the server's certificate against, if not the target's host. */
+    public Builder overrideAuthority(String authority) {
+      this.authority = requireNonNull(authority, "authority");
+      return this;
+    }
+
+    /**
+     * Sends {@code authorization: Bearer <token>} with every call. Use it over TLS: on a
+     * plaintext connection anyone on the path can read the token.
+     */
+    public Builder bearerToken(String token) {
+      this.callCredentials = new BearerToken(requireNonNull(token, "token"));
+      return this;
+    }
+
+    /** Sends these credentials with every call (any gRPC {@link CallCredentials}). */
+    public Builder callCredentials(CallCredentials credentials) {
+      this.callCredentials = requireNonNull(credentials, "credentials");
+      return this;
+    }
+
+    private ChannelCredentials channelCredentials() {
+      ChannelCredentials transport;
+      if (!tls) {
+        transport = InsecureChannelCredentials.create();
+      } else {
+        TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder();
+        try {
+          if (trustedCertificates != null) {
+            builder.trustManager(new ByteArrayInputStream(trustedCertificates));
+          }
+          if (clientCertificateChain != null) {
+            builder.keyManager(
+                new ByteArrayInputStream(clientCertificateChain),
+                new ByteArrayInputStream(clientPrivateKey));
+          }
+        } catch (IOException | RuntimeException e) {
+          throw new IllegalArgumentException("invalid TLS certificate or key: " + e.getMessage(), e);
+        }
+        transport = builder.build();
+      }
+      return callCredentials == null
+          ? transport
+          : CompositeChannelCredentials.create(transport, callCredentials);
+    }
+
+    private static byte[] read(Path file) {
+      try {
+        return Files.readAllBytes(file);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file, e);
+      }
+    }
+
+    private static byte[] readAll(InputStream in) {
+      try {
+        return in.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+    }
+
     /**
      * Creates the client and its channel. The channel connects lazily, on the first call.
      *
@@ -448,8 +564,11 @@ public final class PredictClient implements AutoCloseable {
     public PredictClient build() {
       ArrowSupport.checkJvm();
       ManagedChannelBuilder<?> channelBuilder =
-          Grpc.newChannelBuilder(target, InsecureChannelCredentials.create())
+          Grpc.newChannelBuilder(target, channelCredentials())
               .maxInboundMessageSize(maxInboundMessageBytes);
+      if (authority != null) {
+        channelBuilder.overrideAuthority(authority);
+      }
       ManagedChannel managed = channelBuilder.build();
       Channel channel = ClientInterceptors.intercept(managed, interceptors);
       return new PredictClient(

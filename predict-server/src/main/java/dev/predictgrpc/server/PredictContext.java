@@ -33,6 +33,12 @@ public interface PredictContext {
   /** The request parameters (unmodifiable; empty if none were sent). */
   Map<String, String> parameters();
 
+  /**
+   * Who is calling: what the server's {@link Authenticator} returned, or {@code "anonymous"} when
+   * the server authenticates no one.
+   */
+  String principal();
+
   /** The client's deadline for the call, or null if it has none. */
   @Nullable Deadline deadline();
 

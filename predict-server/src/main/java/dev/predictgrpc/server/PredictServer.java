@@ -8,6 +8,13 @@ import static java.util.Objects.requireNonNull;
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import io.grpc.BindableService;
 import io.grpc.InsecureServerCredentials;
+import io.grpc.ServerCredentials;
+import io.grpc.TlsServerCredentials;
+import java.io.ByteArrayInputStream;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import io.grpc.Server;
 import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
@@ -60,12 +67,15 @@ public final class PredictServer implements AutoCloseable {
     this.shutdownGracePeriod = builder.shutdownGracePeriod;
     NettyServerBuilder netty =
         NettyServerBuilder.forAddress(
-                new InetSocketAddress(builder.bindAddress, builder.port),
-                InsecureServerCredentials.create())
+                new InetSocketAddress(builder.bindAddress, builder.port), builder.credentials())
             .maxInboundMessageSize(service.limits().maxInboundMessageBytes())
             .addService(ServerInterceptors.intercept(service, builder.interceptors))
-            .addService(health.getHealthService())
-            .addService(ProtoReflectionServiceV1.newInstance());
+            .addService(service.authenticated(ProtoReflectionServiceV1.newInstance()));
+    // Kubernetes' gRPC probes send no credentials, so health stays open unless asked otherwise.
+    netty.addService(
+        builder.openHealthChecks
+            ? health.getHealthService().bindService()
+            : service.authenticated(health.getHealthService()));
     if (builder.executor != null) {
       netty.executor(builder.executor);
     }
@@ -184,6 +194,10 @@ public final class PredictServer implements AutoCloseable {
     private String bindAddress = "0.0.0.0";
     private @Nullable Executor executor;
     private Duration shutdownGracePeriod = Duration.ofSeconds(30);
+    private byte @Nullable [] certificateChain;
+    private byte @Nullable [] privateKey;
+    private byte @Nullable [] trustedClientCertificates;
+    private boolean openHealthChecks = true;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -252,6 +266,105 @@ public final class PredictServer implements AutoCloseable {
       }
       this.shutdownGracePeriod = gracePeriod;
       return this;
+    }
+
+    /**
+     * Serves over TLS with this certificate chain and private key (PEM files; the key in PKCS#8).
+     * Default: plaintext.
+     *
+     * @throws UncheckedIOException if a file cannot be read
+     */
+    public Builder tls(Path certificateChain, Path privateKey) {
+      return tls(read(certificateChain), read(privateKey));
+    }
+
+    /**
+     * Serves over TLS with this certificate chain and private key (PEM). The streams are read
+     * fully now and not closed.
+     */
+    public Builder tls(InputStream certificateChain, InputStream privateKey) {
+      return tls(readAll(certificateChain), readAll(privateKey));
+    }
+
+    /**
+     * Requires mutual TLS: clients must present a certificate signed by one of these (PEM).
+     * Needs {@link #tls}. Pair with {@link Authenticator#clientCertificate()} to use the
+     * certificate's subject as the principal.
+     */
+    public Builder requireClientCertificates(Path trustedCertificates) {
+      this.trustedClientCertificates = read(trustedCertificates);
+      return this;
+    }
+
+    /** As {@link #requireClientCertificates(Path)}, from a stream read fully now, not closed. */
+    public Builder requireClientCertificates(InputStream trustedCertificates) {
+      this.trustedClientCertificates = readAll(trustedCertificates);
+      return this;
+    }
+
+    /** Authenticates every call; see {@link PredictService.Builder#authenticator}. */
+    public Builder authenticator(Authenticator authenticator) {
+      serviceBuilder.authenticator(authenticator);
+      return this;
+    }
+
+    /** Decides which principal may call which model; see {@link Authorizer}. */
+    public Builder authorizer(Authorizer authorizer) {
+      serviceBuilder.authorizer(authorizer);
+      return this;
+    }
+
+    /**
+     * Whether health checks skip authentication (default true, so load balancers and Kubernetes
+     * probes need no credentials). Reflection always requires what the prediction service does.
+     */
+    public Builder openHealthChecks(boolean open) {
+      this.openHealthChecks = open;
+      return this;
+    }
+
+    private Builder tls(byte[] chain, byte[] key) {
+      this.certificateChain = chain;
+      this.privateKey = key;
+      return this;
+    }
+
+    ServerCredentials credentials() {
+      if (certificateChain == null) {
+        if (trustedClientCertificates != null) {
+          throw new IllegalStateException("requireClientCertificates needs tls(...) as well");
+        }
+        return InsecureServerCredentials.create();
+      }
+      try {
+        TlsServerCredentials.Builder tls =
+            TlsServerCredentials.newBuilder()
+                .keyManager(
+                    new ByteArrayInputStream(certificateChain), new ByteArrayInputStream(privateKey));
+        if (trustedClientCertificates != null) {
+          tls.trustManager(new ByteArrayInputStream(trustedClientCertificates))
+              .clientAuth(TlsServerCredentials.ClientAuth.REQUIRE);
+        }
+        return tls.build();
+      } catch (IOException | RuntimeException e) {
+        throw new IllegalArgumentException("invalid TLS certificate or key: " + e.getMessage(), e);
+      }
+    }
+
+    private static byte[] read(Path file) {
+      try {
+        return Files.readAllBytes(file);
+      } catch (IOException e) {
+        throw new UncheckedIOException("cannot read " + file, e);
+      }
+    }
+
+    private static byte[] readAll(InputStream in) {
+      try {
+        return in.readAllBytes();
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
     }
 
     /**

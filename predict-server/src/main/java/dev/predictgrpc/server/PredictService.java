@@ -6,15 +6,18 @@ package dev.predictgrpc.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.server.internal.CallIdentity;
 import dev.predictgrpc.server.internal.ModelRegistry;
 import dev.predictgrpc.server.internal.PredictionServiceImpl;
 import io.grpc.BindableService;
+import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.apache.arrow.memory.BufferAllocator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * The {@code predictgrpc.v1.PredictionService} for a set of models, as a gRPC service you can mount
@@ -43,13 +46,16 @@ public final class PredictService implements BindableService, AutoCloseable {
   private final BufferAllocator allocator;
   private final ServerLimits limits;
   private final PredictionServiceImpl impl;
+  private final CallIdentity identity;
   private boolean closed;
 
-  private PredictService(ModelRegistry registry, BufferAllocator allocator, ServerLimits limits) {
+  private PredictService(
+      ModelRegistry registry, BufferAllocator allocator, Builder builder) {
     this.registry = registry;
     this.allocator = allocator;
-    this.limits = limits;
-    this.impl = new PredictionServiceImpl(registry, allocator, limits);
+    this.limits = builder.limits;
+    this.impl = new PredictionServiceImpl(registry, allocator, limits, builder.authorizer);
+    this.identity = new CallIdentity(builder.authenticator);
   }
 
   /**
@@ -61,9 +67,21 @@ public final class PredictService implements BindableService, AutoCloseable {
     return new Builder(requireNonNull(allocator, "allocator"));
   }
 
+  /**
+   * The service definition, behind the interceptor that authenticates callers (when an {@link
+   * Authenticator} is set) and identifies clients for per-client limits.
+   */
   @Override
   public ServerServiceDefinition bindService() {
-    return impl.bindService();
+    return ServerInterceptors.intercept(impl, identity);
+  }
+
+  /**
+   * Wraps another service (health, reflection) so that it requires the same authentication as
+   * this one; without an authenticator, returns it unchanged.
+   */
+  public ServerServiceDefinition authenticated(BindableService other) {
+    return ServerInterceptors.intercept(other, identity);
   }
 
   /** The hosted models, by name then version. */
@@ -123,6 +141,8 @@ public final class PredictService implements BindableService, AutoCloseable {
     private final BufferAllocator allocator;
     private final List<ModelService> models = new ArrayList<>();
     private ServerLimits limits = ServerLimits.defaults();
+    private @Nullable Authenticator authenticator;
+    private Authorizer authorizer = Authorizer.allowAll();
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -140,6 +160,24 @@ public final class PredictService implements BindableService, AutoCloseable {
     /** The size limits to enforce. Default {@link ServerLimits#defaults()}. */
     public Builder limits(ServerLimits limits) {
       this.limits = requireNonNull(limits, "limits");
+      return this;
+    }
+
+    /**
+     * Requires every call to pass {@code authenticator}; rejected calls end with UNAUTHENTICATED
+     * before any model code runs. Default: none, every caller is {@code "anonymous"}.
+     */
+    public Builder authenticator(Authenticator authenticator) {
+      this.authenticator = requireNonNull(authenticator, "authenticator");
+      return this;
+    }
+
+    /**
+     * Decides which principal may call which model; refused calls end with PERMISSION_DENIED.
+     * Default {@link Authorizer#allowAll()}.
+     */
+    public Builder authorizer(Authorizer authorizer) {
+      this.authorizer = requireNonNull(authorizer, "authorizer");
       return this;
     }
 
@@ -167,7 +205,7 @@ public final class PredictService implements BindableService, AutoCloseable {
         }
       }
       BufferAllocator child = allocator.newChildAllocator("predict-service", 0, Long.MAX_VALUE);
-      return new PredictService(registry, child, limits);
+      return new PredictService(registry, child, this);
     }
   }
 }

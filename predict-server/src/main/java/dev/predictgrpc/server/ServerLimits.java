@@ -21,6 +21,8 @@ import dev.predictgrpc.arrow.ArrowChunkEncoder;
  *   <tr><td>{@code maxBatchRows}</td><td>4,194,304</td><td>rows in one batch</td></tr>
  *   <tr><td>{@code maxStreamBytes}</td><td>unlimited</td><td>bytes in one input stream</td></tr>
  *   <tr><td>{@code maxCallMemoryBytes}</td><td>512 MiB</td><td>Arrow memory of one call</td></tr>
+ *   <tr><td>{@code maxConcurrentStreamsPerClient}</td><td>64</td><td>open streams of one client
+ *       (its principal, or its IP address without authentication)</td></tr>
  * </table>
  *
  * @since 0.1
@@ -34,6 +36,7 @@ public final class ServerLimits {
   private final int maxBatchRows;
   private final long maxStreamBytes;
   private final long maxCallMemoryBytes;
+  private final int maxConcurrentStreamsPerClient;
 
   private ServerLimits(Builder builder) {
     this.maxInboundMessageBytes = builder.maxInboundMessageBytes;
@@ -42,6 +45,7 @@ public final class ServerLimits {
     this.maxBatchRows = builder.maxBatchRows;
     this.maxStreamBytes = builder.maxStreamBytes;
     this.maxCallMemoryBytes = builder.maxCallMemoryBytes;
+    this.maxConcurrentStreamsPerClient = builder.maxConcurrentStreamsPerClient;
   }
 
   /** The default limits. */
@@ -63,6 +67,7 @@ public final class ServerLimits {
     b.maxBatchRows = maxBatchRows;
     b.maxStreamBytes = maxStreamBytes;
     b.maxCallMemoryBytes = maxCallMemoryBytes;
+    b.maxConcurrentStreamsPerClient = maxConcurrentStreamsPerClient;
     return b;
   }
 
@@ -96,6 +101,11 @@ public final class ServerLimits {
     return maxCallMemoryBytes;
   }
 
+  /** The most {@code PredictStream} calls one client may have open at once. */
+  public int maxConcurrentStreamsPerClient() {
+    return maxConcurrentStreamsPerClient;
+  }
+
   @Override
   public String toString() {
     return "ServerLimits{maxInboundMessageBytes="
@@ -110,6 +120,8 @@ public final class ServerLimits {
         + maxStreamBytes
         + ", maxCallMemoryBytes="
         + maxCallMemoryBytes
+        + ", maxConcurrentStreamsPerClient="
+        + maxConcurrentStreamsPerClient
         + "}";
   }
 
@@ -125,6 +137,7 @@ public final class ServerLimits {
     private int maxBatchRows = 4 << 20;
     private long maxStreamBytes = Long.MAX_VALUE;
     private long maxCallMemoryBytes = 512L << 20;
+    private int maxConcurrentStreamsPerClient = 64;
 
     private Builder() {}
 
@@ -167,6 +180,16 @@ public final class ServerLimits {
     /** The most Arrow memory one call may hold at once. Default 512 MiB. */
     public Builder maxCallMemoryBytes(long bytes) {
       this.maxCallMemoryBytes = positive("maxCallMemoryBytes", bytes);
+      return this;
+    }
+
+    /**
+     * The most {@code PredictStream} calls one client may have open at once; the next one fails
+     * with RESOURCE_EXHAUSTED. A client is its authenticated principal, or its IP address when the
+     * server authenticates no one. Default 64.
+     */
+    public Builder maxConcurrentStreamsPerClient(int streams) {
+      this.maxConcurrentStreamsPerClient = positive("maxConcurrentStreamsPerClient", streams);
       return this;
     }
 

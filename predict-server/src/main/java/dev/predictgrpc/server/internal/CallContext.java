@@ -21,6 +21,7 @@ final class CallContext implements PredictContext {
   private final String modelVersion;
   private final Map<String, String> parameters;
   private final Context grpcContext;
+  private final String principal = CallIdentity.principal();
   private volatile long batchIndex;
   private volatile DictionaryProvider dictionaries = NO_DICTIONARIES;
 
@@ -60,6 +61,11 @@ final class CallContext implements PredictContext {
   @Override
   public Map<String, String> parameters() {
     return parameters;
+  }
+
+  @Override
+  public String principal() {
+    return principal;
   }
 
   @Override

@@ -16,6 +16,7 @@ import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
+import dev.predictgrpc.server.Authorizer;
 import dev.predictgrpc.server.ModelService;
 import dev.predictgrpc.server.ServerLimits;
 import io.grpc.Context;
@@ -29,16 +30,22 @@ import org.apache.arrow.memory.BufferAllocator;
  * immutable configuration; per-call state lives in {@link StreamCall} and local variables.
  */
 public final class PredictionServiceImpl extends PredictionServiceGrpc.PredictionServiceImplBase {
+  private final ServiceState state;
   private final ModelRegistry registry;
   private final BufferAllocator allocator;
   private final ServerLimits limits;
 
   /**
    * Creates the binding. It does not take ownership of {@code allocator}, from which each call
-   * takes a child allocator that it closes when the call ends.
+   * takes a child allocator that it closes when the call ends. Mount it behind {@link
+   * CallIdentity}, which establishes the principal that {@code authorizer} judges.
    */
   public PredictionServiceImpl(
-      ModelRegistry registry, BufferAllocator allocator, ServerLimits limits) {
+      ModelRegistry registry,
+      BufferAllocator allocator,
+      ServerLimits limits,
+      Authorizer authorizer) {
+    this.state = new ServiceState(registry, allocator, limits, new Access(authorizer));
     this.registry = registry;
     this.allocator = allocator;
     this.limits = limits;
@@ -55,6 +62,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       ModelService model =
           registry.resolve(request.getModel().getName(), request.getModel().getVersion());
       label = model.name() + ":" + model.version();
+      state.access.check(model.name());
       callAllocator = CallAllocators.open(allocator, label, limits.maxCallMemoryBytes());
       decoder =
           ArrowChunkDecoder.builder(callAllocator)
@@ -101,7 +109,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   @Override
   public StreamObserver<PredictStreamRequest> predictStream(
       StreamObserver<PredictStreamResponse> responseObserver) {
-    return StreamCall.start(responseObserver, registry, allocator, limits);
+    return StreamCall.start(responseObserver, state);
   }
 
   @Override
@@ -126,6 +134,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
     ModelService model;
     try {
       model = registry.resolve(request.getModel().getName(), request.getModel().getVersion());
+      state.access.check(model.name());
     } catch (RuntimeException e) {
       responseObserver.onError(
           StatusMapper.toStatus(e, request.getModel().getName(), -1).asRuntimeException());

@@ -34,10 +34,12 @@ import org.jspecify.annotations.Nullable;
  */
 final class StreamCall implements StreamObserver<PredictStreamRequest> {
   private final ServerCallStreamObserver<PredictStreamResponse> responses;
-  private final ModelRegistry registry;
-  private final BufferAllocator serviceAllocator;
+  private final ServiceState service;
   private final ServerLimits limits;
   private final Context grpcContext = Context.current();
+  private final String client = CallIdentity.client();
+  /** True while this call holds one of its client's stream slots. */
+  private boolean holdsStreamSlot;
 
   private @Nullable BufferAllocator allocator;
   private @Nullable ArrowChunkDecoder decoder;
@@ -47,26 +49,18 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   /** A request(1) is owed as soon as the response stream becomes ready. */
   private boolean inputOwed;
 
-  private StreamCall(
-      ServerCallStreamObserver<PredictStreamResponse> responses,
-      ModelRegistry registry,
-      BufferAllocator serviceAllocator,
-      ServerLimits limits) {
+  private StreamCall(ServerCallStreamObserver<PredictStreamResponse> responses, ServiceState service) {
     this.responses = responses;
-    this.registry = registry;
-    this.serviceAllocator = serviceAllocator;
-    this.limits = limits;
+    this.service = service;
+    this.limits = service.limits;
   }
 
   /** Sets up flow control for a new call; must run before the gRPC method handler returns. */
   static StreamCall start(
-      StreamObserver<PredictStreamResponse> responseObserver,
-      ModelRegistry registry,
-      BufferAllocator serviceAllocator,
-      ServerLimits limits) {
+      StreamObserver<PredictStreamResponse> responseObserver, ServiceState service) {
     ServerCallStreamObserver<PredictStreamResponse> responses =
         (ServerCallStreamObserver<PredictStreamResponse>) responseObserver;
-    StreamCall call = new StreamCall(responses, registry, serviceAllocator, limits);
+    StreamCall call = new StreamCall(responses, service);
     responses.disableAutoRequest();
     responses.setOnReadyHandler(call::onReady);
     responses.setOnCancelHandler(call::onCancel);
@@ -150,9 +144,12 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
 
   private void open(StreamHeader header) {
     ModelSpec spec = header.getModel();
-    ModelService model = registry.resolve(spec.getName(), spec.getVersion());
+    ModelService model = service.registry.resolve(spec.getName(), spec.getVersion());
     label = model.name() + ":" + model.version();
-    allocator = CallAllocators.open(serviceAllocator, label, limits.maxCallMemoryBytes());
+    service.access.check(model.name());
+    service.streams.acquire(client);
+    holdsStreamSlot = true;
+    allocator = CallAllocators.open(service.allocator, label, limits.maxCallMemoryBytes());
     decoder =
         ArrowChunkDecoder.builder(allocator)
             .maxMessageBytes(limits.maxMessageBytes())
@@ -199,6 +196,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   }
 
   private void release() {
+    if (holdsStreamSlot) {
+      holdsStreamSlot = false;
+      service.streams.release(client);
+    }
     if (decoder != null) {
       decoder.close();
       decoder = null;

@@ -1,0 +1,25 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server.internal;
+
+import dev.predictgrpc.server.ServerLimits;
+import org.apache.arrow.memory.BufferAllocator;
+
+/** What every call of one service shares: models, memory, limits, access rules. Thread-safe. */
+final class ServiceState {
+  final ModelRegistry registry;
+  final BufferAllocator allocator;
+  final ServerLimits limits;
+  final Access access;
+  final StreamLimiter streams;
+
+  ServiceState(
+      ModelRegistry registry, BufferAllocator allocator, ServerLimits limits, Access access) {
+    this.registry = registry;
+    this.allocator = allocator;
+    this.limits = limits;
+    this.access = access;
+    this.streams = new StreamLimiter(limits.maxConcurrentStreamsPerClient());
+  }
+}
