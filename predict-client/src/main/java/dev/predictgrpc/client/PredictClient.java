@@ -20,6 +20,8 @@ import dev.predictgrpc.arrow.ArrowChunkDecoder;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.client.internal.BatchSource;
 import dev.predictgrpc.client.internal.BearerToken;
+import dev.predictgrpc.client.internal.ReplicaServiceConfig;
+import dev.predictgrpc.client.internal.StaticAddressesResolverProvider;
 import dev.predictgrpc.client.internal.Statuses;
 import dev.predictgrpc.client.internal.StreamingCall;
 import dev.predictgrpc.common.ArrowSupport;
@@ -50,6 +52,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
@@ -124,6 +127,16 @@ public final class PredictClient implements AutoCloseable {
    */
   public static Builder builder(String target, BufferAllocator allocator) {
     return new Builder(requireNonNull(target, "target"), requireNonNull(allocator, "allocator"));
+  }
+
+  /**
+   * Starts building a client that spreads calls over several replicas ({@code host:port} each):
+   * round_robin over the healthy ones, with unary calls retried on another replica when one is
+   * UNAVAILABLE. Equivalent to {@link #builder(String, BufferAllocator)} with the target {@code
+   * static:///host1:port1,host2:port2}; for replicas behind DNS use {@code dns:///name:port}.
+   */
+  public static Builder builder(List<String> addresses, BufferAllocator allocator) {
+    return builder(StaticAddressesResolverProvider.target(List.copyOf(addresses)), allocator);
   }
 
   /**
@@ -411,6 +424,7 @@ public final class PredictClient implements AutoCloseable {
     private byte @Nullable [] clientPrivateKey;
     private @Nullable String authority;
     private @Nullable CallCredentials callCredentials;
+    private Map<String, ?> serviceConfig = ReplicaServiceConfig.create(4);
 
     private Builder(String target, BufferAllocator allocator) {
       this.target = target;
@@ -446,6 +460,17 @@ public final class PredictClient implements AutoCloseable {
         throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
       }
       this.deadline = deadline;
+      return this;
+    }
+
+    /**
+     * Replaces the default gRPC service config (see the class documentation: round_robin with
+     * health checks, unary retries on UNAVAILABLE) with your own, in the map form of {@code
+     * ManagedChannelBuilder.defaultServiceConfig}. A config the name resolver supplies (e.g. from
+     * DNS TXT records) takes precedence, as usual in gRPC.
+     */
+    public Builder serviceConfig(Map<String, ?> serviceConfig) {
+      this.serviceConfig = Map.copyOf(requireNonNull(serviceConfig, "serviceConfig"));
       return this;
     }
 
@@ -565,7 +590,9 @@ public final class PredictClient implements AutoCloseable {
       ArrowSupport.checkJvm();
       ManagedChannelBuilder<?> channelBuilder =
           Grpc.newChannelBuilder(target, channelCredentials())
-              .maxInboundMessageSize(maxInboundMessageBytes);
+              .maxInboundMessageSize(maxInboundMessageBytes)
+              .defaultServiceConfig(serviceConfig)
+              .enableRetry();
       if (authority != null) {
         channelBuilder.overrideAuthority(authority);
       }
