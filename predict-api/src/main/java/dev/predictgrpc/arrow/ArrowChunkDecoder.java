@@ -7,46 +7,28 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.ByteString;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import org.apache.arrow.flatbuf.Buffer;
-import org.apache.arrow.flatbuf.CompressionType;
 import org.apache.arrow.flatbuf.DictionaryBatch;
-import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.OutOfMemoryException;
-import org.apache.arrow.vector.BaseLargeVariableWidthVector;
-import org.apache.arrow.vector.BaseVariableWidthVector;
-import org.apache.arrow.vector.BaseVariableWidthViewVector;
 import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.TypeLayout;
-import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.complex.LargeListVector;
-import org.apache.arrow.vector.complex.ListVector;
-import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.apache.arrow.vector.util.DictionaryUtility;
 import org.apache.arrow.vector.util.TransferPair;
-import org.apache.arrow.vector.util.ValueVectorUtility;
 import org.apache.arrow.vector.util.VectorBatchAppender;
-import org.apache.arrow.vector.validate.ValidateUtil;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -93,17 +75,6 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   /** Default {@link Builder#maxStreamBytes}: unlimited, since streams exist to carry any size. */
   public static final long DEFAULT_MAX_STREAM_BYTES = Long.MAX_VALUE;
 
-  private static final int CONTINUATION_TOKEN = 0xFFFFFFFF;
-
-  /**
-   * Metadata is buffered in an array that starts this small and doubles as bytes arrive, so an
-   * 8-byte prefix announcing a huge length cannot make us allocate that much heap up front.
-   */
-  private static final int INITIAL_METADATA_BYTES = 4096;
-
-  /** Schemas nested deeper are refused, as Arrow C++ refuses them by default. */
-  private static final int MAX_FIELD_DEPTH = 64;
-
   private enum State {
     PREFIX,
     METADATA,
@@ -118,16 +89,10 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private final int maxBatchRows;
   private final long maxStreamBytes;
 
-  private final ArrayDeque<ByteString> input = new ArrayDeque<>();
-  private int inputOffset;
+  private final ChunkQueue input = new ChunkQueue();
+  private final MessageFramer framer = new MessageFramer();
 
   private State state = State.PREFIX;
-  private final byte[] prefix = new byte[8];
-  private int prefixFilled;
-  private int prefixNeeded = 4;
-  private byte @Nullable [] metadata;
-  private int metadataLength;
-  private int metadataFilled;
   private @Nullable Message message;
   private @Nullable ArrowBuf body;
   /** The body's length; the buffer's capacity may be larger, as allocators round sizes up. */
@@ -218,7 +183,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     } catch (ArrowChunkException e) {
       throw fail(e);
     } catch (RuntimeException e) {
-      if (isOutOfMemory(e)) {
+      if (BatchLoader.isOutOfMemory(e)) {
         // Arrow sizes some buffers from the declared value counts rather than from the body, so
         // a small message can still reach the allocator's limit: a limit, not malformed input.
         throw fail(
@@ -249,7 +214,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (!input.isEmpty()) {
       throw new IllegalStateException("input is still queued: call nextBatch() until it is false");
     }
-    if (state == State.METADATA || state == State.BODY || prefixFilled > 0) {
+    if (state == State.METADATA || state == State.BODY || framer.isInsidePrefix()) {
       throw fail(
           ArrowChunkException.malformed(
               "the input ended inside Arrow IPC message " + messages + " (truncated stream)"));
@@ -357,39 +322,27 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private boolean step() {
     switch (state) {
       case PREFIX:
-        prefixFilled += copyInput(prefix, prefixFilled, prefixNeeded - prefixFilled);
-        return prefixFilled == prefixNeeded && onPrefix();
+        if (framer.readPrefix(input)) {
+          onPrefix(framer.prefixLength());
+        }
+        return false; // A prefix alone never completes a batch.
       case METADATA:
-        growMetadataIfFull();
-        metadataFilled += copyInput(metadata, metadataFilled, metadata.length - metadataFilled);
-        return metadataFilled == metadataLength && onMetadata();
+        return framer.readMetadata(input) && onMetadata(framer.metadata());
       case BODY:
-        bodyFilled += copyInput(body, bodyFilled, bodyLength - bodyFilled);
+        bodyFilled += input.copyTo(body, bodyFilled, bodyLength - bodyFilled);
         return bodyFilled == bodyLength && onMessage();
       default:
         throw new IllegalStateException("unexpected decoder state " + state);
     }
   }
 
-  private boolean onPrefix() {
-    int first = ByteBuffer.wrap(prefix, 0, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
-    int metadataLength;
-    if (prefixNeeded == 4 && first == CONTINUATION_TOKEN) {
-      prefixNeeded = 8;
-      return false;
-    } else if (prefixNeeded == 8) {
-      metadataLength = ByteBuffer.wrap(prefix, 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
-    } else {
-      metadataLength = first; // The pre-1.0 format had no continuation token.
-    }
-    prefixFilled = 0;
-    prefixNeeded = 4;
+  private void onPrefix(int metadataLength) {
     if (metadataLength == 0) {
       if (root == null) {
         throw ArrowChunkException.malformed("the Arrow IPC stream ended before its schema");
       }
       state = State.ENDED;
-      return false;
+      return;
     }
     if (metadataLength < 0) {
       throw ArrowChunkException.malformed(
@@ -398,20 +351,11 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (metadataLength > maxMessageBytes) {
       throw messageTooLarge(metadataLength);
     }
-    this.metadataLength = metadataLength;
-    metadata = new byte[Math.min(metadataLength, INITIAL_METADATA_BYTES)];
-    metadataFilled = 0;
+    framer.startMetadata(metadataLength);
     state = State.METADATA;
-    return false;
   }
 
-  private void growMetadataIfFull() {
-    if (metadataFilled == metadata.length) {
-      metadata = Arrays.copyOf(metadata, (int) Math.min(metadataLength, 2L * metadata.length));
-    }
-  }
-
-  private boolean onMetadata() {
+  private boolean onMetadata(byte[] metadata) {
     Message parsed = Message.getRootAsMessage(ByteBuffer.wrap(metadata));
     byte type = parsed.headerType();
     long bodyLength = parsed.bodyLength();
@@ -482,7 +426,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     } finally {
       releaseBody();
       message = null;
-      metadata = null;
+      framer.endMessage();
       if (state != State.ENDED) {
         state = State.PREFIX;
       }
@@ -493,9 +437,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private boolean handle(Message current, ArrowBuf currentBody) {
     switch (current.headerType()) {
       case MessageHeader.Schema:
-        checkFieldTree(
-            (org.apache.arrow.flatbuf.Schema)
-                current.header(new org.apache.arrow.flatbuf.Schema()));
+        FieldTreeCheck.check(
+            (org.apache.arrow.flatbuf.Schema) current.header(new org.apache.arrow.flatbuf.Schema()),
+            framer.metadata().length);
         onSchema(MessageSerializer.deserializeSchema(current));
         return false;
       case MessageHeader.DictionaryBatch:
@@ -517,7 +461,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       dictionaryProvider.put(dictionary);
     }
     root = VectorSchemaRoot.create(new Schema(fields, messageSchema.getCustomMetadata()), allocator);
-    recordBatchNodes = countNodes(fields);
+    recordBatchNodes = BatchLoader.countNodes(fields);
   }
 
   private void onDictionary(DictionaryBatch header, ArrowBuf messageBody, long messageLength) {
@@ -528,300 +472,29 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           "dictionary batch for id " + id + ", which no field of the schema uses");
     }
     FieldVector vector = dictionary.getVector();
-    int nodes = countNodes(List.of(vector.getField()));
+    int nodes = BatchLoader.countNodes(List.of(vector.getField()));
     try (ArrowRecordBatch data =
-        toRecordBatch(header.data(), messageBody, messageLength, nodes, "dictionary " + id)) {
+        BatchLoader.toRecordBatch(
+            header.data(), messageBody, messageLength, nodes, "dictionary " + id)) {
       if (header.isDelta()) {
         try (FieldVector delta = vector.getField().createVector(allocator)) {
-          loadSingle(delta, data, "dictionary " + id);
+          BatchLoader.loadSingle(delta, data, "dictionary " + id);
           VectorBatchAppender.batchAppend(vector, delta);
         }
       } else {
-        loadSingle(vector, data, "dictionary " + id);
+        BatchLoader.loadSingle(vector, data, "dictionary " + id);
       }
     }
-  }
-
-  private static void loadSingle(FieldVector vector, ArrowRecordBatch data, String what) {
-    // A vector releases its old buffers while loading new ones; starting empty means a load that
-    // fails halfway never leaves a released buffer behind for close() to release again.
-    vector.clear();
-    load(new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), 0), data, what);
   }
 
   private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
     try (ArrowRecordBatch batch =
-        toRecordBatch(
+        BatchLoader.toRecordBatch(
             header, messageBody, messageLength, recordBatchNodes, "record batch " + batches)) {
-      load(root, batch, "record batch " + batches);
+      BatchLoader.load(root, batch, "record batch " + batches);
     }
     batches++;
     rows += root.getRowCount();
-  }
-
-  /**
-   * Builds a record batch whose buffers are slices of {@code messageBody}, checking every buffer
-   * lies inside it. The batch holds its own references; the caller still owns {@code
-   * messageBody}.
-   */
-  private static ArrowRecordBatch toRecordBatch(
-      RecordBatch header, ArrowBuf messageBody, long bodyLength, int expectedNodes, String what) {
-    // Checked here so the error can say what is wrong, rather than fail somewhere in loading.
-    if (header.nodesLength() != expectedNodes) {
-      throw ArrowChunkException.malformed(
-          what
-              + " has "
-              + header.nodesLength()
-              + " field nodes but its schema has "
-              + expectedNodes
-              + " fields, nested ones included");
-    }
-    if (header.compression() != null) {
-      throw ArrowChunkException.malformed(
-          what
-              + " is compressed ("
-              + compressionName(header.compression().codec())
-              + "); only uncompressed Arrow IPC bodies are supported");
-    }
-    List<ArrowFieldNode> nodes = new ArrayList<>(expectedNodes);
-    FieldNode node = new FieldNode();
-    for (int i = 0; i < header.nodesLength(); i++) {
-      header.nodes(node, i);
-      if (node.length() < 0
-          || node.length() > Integer.MAX_VALUE
-          || node.nullCount() < 0
-          || node.nullCount() > node.length()) {
-        throw ArrowChunkException.malformed(what + " has an invalid field node " + i);
-      }
-      nodes.add(new ArrowFieldNode(node.length(), node.nullCount()));
-    }
-    // Not presized: the counts come from the sender, and a huge one would be an OutOfMemoryError.
-    List<ArrowBuf> buffers = new ArrayList<>();
-    Buffer buffer = new Buffer();
-    for (int i = 0; i < header.buffersLength(); i++) {
-      header.buffers(buffer, i);
-      long offset = buffer.offset();
-      long length = buffer.length();
-      if (offset < 0 || length < 0 || offset > bodyLength || length > bodyLength - offset) {
-        throw ArrowChunkException.malformed(
-            what
-                + ": buffer "
-                + i
-                + " spans bytes ["
-                + offset
-                + ", "
-                + (offset + length)
-                + ") but the message body has "
-                + bodyLength
-                + " bytes");
-      }
-      buffers.add(messageBody.slice(offset, length));
-    }
-    if (header.length() > Integer.MAX_VALUE) {
-      throw ArrowChunkException.malformed(what + " has more than 2^31-1 rows");
-    }
-    List<Long> variadicCounts = new ArrayList<>();
-    for (int i = 0; i < header.variadicBufferCountsLength(); i++) {
-      variadicCounts.add(header.variadicBufferCounts(i));
-    }
-    // retainBuffers=true: the batch takes its own reference on each slice.
-    return new ArrowRecordBatch(
-        (int) header.length(),
-        nodes,
-        buffers,
-        NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
-        variadicCounts,
-        true,
-        true);
-  }
-
-  /**
-   * Loads {@code batch} into the vectors of {@code target}, validates them, and only then sets the
-   * row count.
-   *
-   * <p>Arrow's {@code VectorLoader} sets the row count first, which grows any vector whose buffers
-   * are too small for it; for hostile sizes that growth can throw halfway through a reallocation
-   * and leak the new buffers. Validated first, at the lengths their field nodes declare, the
-   * vectors are big enough that setting the row count never reallocates. Validation also catches
-   * buffers too small for the declared counts before a model reads past them.
-   */
-  private static void load(VectorSchemaRoot target, ArrowRecordBatch batch, String what) {
-    Iterator<ArrowFieldNode> nodes = batch.getNodes().iterator();
-    Iterator<ArrowBuf> buffers = batch.getBuffers().iterator();
-    Iterator<Long> variadicCounts = batch.getVariadicBufferCounts().iterator();
-    for (FieldVector vector : target.getFieldVectors()) {
-      loadField(vector, nodes, buffers, variadicCounts, what);
-    }
-    if (buffers.hasNext() || variadicCounts.hasNext()) {
-      throw ArrowChunkException.malformed(what + " has more buffers than its schema uses");
-    }
-    for (FieldVector vector : target.getFieldVectors()) {
-      if (vector.getValueCount() != batch.getLength()) {
-        throw ArrowChunkException.malformed(
-            what
-                + " has "
-                + batch.getLength()
-                + " rows but its column "
-                + vector.getName()
-                + " has "
-                + vector.getValueCount());
-      }
-      try {
-        ValueVectorUtility.validate(vector);
-      } catch (ValidateUtil.ValidateException e) {
-        // Arrow's validation messages describe the data, not our internals, so pass them on.
-        throw ArrowChunkException.malformed(
-            what + ": column " + vector.getName() + " is invalid: " + e.getMessage());
-      }
-      checkOffsets(vector, what);
-    }
-    target.setRowCount(batch.getLength());
-  }
-
-  /** Hands one field its node and buffers, then its children theirs, in schema order. */
-  private static void loadField(
-      FieldVector vector,
-      Iterator<ArrowFieldNode> nodes,
-      Iterator<ArrowBuf> buffers,
-      Iterator<Long> variadicCounts,
-      String what) {
-    ArrowFieldNode node = nodes.next(); // toRecordBatch checked there is one node per field.
-    long count = TypeLayout.getTypeBufferCount(vector.getField().getType());
-    if (vector instanceof BaseVariableWidthViewVector) {
-      if (!variadicCounts.hasNext()) {
-        throw ArrowChunkException.malformed(
-            what + " lacks the variadic buffer count of column " + vector.getName());
-      }
-      count += variadicCounts.next();
-    }
-    List<ArrowBuf> own = new ArrayList<>();
-    for (long i = 0; i < count; i++) {
-      if (!buffers.hasNext()) {
-        throw ArrowChunkException.malformed(
-            what + " has too few buffers for column " + vector.getName());
-      }
-      own.add(buffers.next());
-    }
-    vector.loadFieldBuffers(node, own);
-    for (FieldVector child : vector.getChildrenFromFields()) {
-      loadField(child, nodes, buffers, variadicCounts, what);
-    }
-  }
-
-  /**
-   * Checks that no offset of {@code vector} or its children decreases. {@link
-   * ValueVectorUtility#validate} checks only the last offset, so a decreasing one mid-vector would
-   * send a model reading that row outside the vector's buffers. {@code validateFull} would catch it
-   * too, but it also re-reads every value (UTF-8, decimal precision), too slow for every batch;
-   * this reads the offsets alone.
-   */
-  private static void checkOffsets(ValueVector vector, String what) {
-    int width =
-        vector instanceof BaseVariableWidthVector || vector instanceof ListVector
-            ? 4
-            : vector instanceof BaseLargeVariableWidthVector || vector instanceof LargeListVector
-                ? 8
-                : 0;
-    if (width > 0 && vector.getValueCount() > 0) {
-      ArrowBuf offsets = vector.getOffsetBuffer();
-      long previous = 0; // Offsets may start above 0, never below.
-      for (int i = 0; i <= vector.getValueCount(); i++) {
-        long offset = width == 4 ? offsets.getInt(4L * i) : offsets.getLong(8L * i);
-        if (offset < previous) {
-          throw ArrowChunkException.malformed(
-              what + ": the offsets of column " + vector.getName() + " decrease at index " + i);
-        }
-        previous = offset;
-      }
-    }
-    for (ValueVector child : vector) {
-      checkOffsets(child, what);
-    }
-  }
-
-  /** The number of field nodes a batch of {@code fields} carries: one per field, nested too. */
-  private static int countNodes(List<Field> fields) {
-    int count = 0;
-    for (Field field : fields) {
-      count += 1 + countNodes(field.getChildren());
-    }
-    return count;
-  }
-
-  /**
-   * Checks the schema's field tree before Arrow converts it. Arrow's conversion recurses once per
-   * field and follows the flatbuffer's offsets as given, so crafted offsets can form a cycle (a
-   * stack overflow) or make fields share children (a walk exponential in the depth). A genuine
-   * schema holds each field once, in at least 8 bytes of metadata (its table and the offset that
-   * points to it), which bounds the walk.
-   */
-  private void checkFieldTree(org.apache.arrow.flatbuf.Schema schema) {
-    int budget = metadata.length / 8;
-    for (int i = 0; i < schema.fieldsLength(); i++) {
-      budget = checkField(schema.fields(i), 1, budget);
-    }
-  }
-
-  /** Checks one field and its children; returns how many more fields the budget allows. */
-  private static int checkField(org.apache.arrow.flatbuf.Field field, int depth, int budget) {
-    if (depth > MAX_FIELD_DEPTH) {
-      throw ArrowChunkException.malformed(
-          "the Arrow IPC schema is nested more than " + MAX_FIELD_DEPTH + " levels deep");
-    }
-    if (--budget < 0) {
-      throw ArrowChunkException.malformed(
-          "the Arrow IPC schema has more fields than its metadata can hold");
-    }
-    for (int i = 0; i < field.childrenLength(); i++) {
-      budget = checkField(field.children(i), depth + 1, budget);
-    }
-    return budget;
-  }
-
-  private static boolean isOutOfMemory(Throwable e) {
-    // Arrow sometimes wraps what a vector throws in IllegalArgumentException, so look at causes.
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof OutOfMemoryException) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static String compressionName(byte codec) {
-    return codec >= 0 && codec < CompressionType.names.length
-        ? CompressionType.name(codec)
-        : "codec " + codec;
-  }
-
-  /** Copies up to {@code max} queued bytes into {@code target}; returns the count copied. */
-  private int copyInput(byte[] target, int targetOffset, int max) {
-    ByteString head = input.peekFirst();
-    int n = Math.min(max, head.size() - inputOffset);
-    head.copyTo(target, inputOffset, targetOffset, n);
-    advanceInput(head, n);
-    return n;
-  }
-
-  /** Copies up to {@code max} queued bytes into {@code target}; returns the count copied. */
-  private long copyInput(ArrowBuf target, long targetOffset, long max) {
-    ByteString head = input.peekFirst();
-    int n = (int) Math.min(max, head.size() - inputOffset);
-    for (ByteBuffer piece : head.substring(inputOffset, inputOffset + n).asReadOnlyByteBufferList()) {
-      int pieceLength = piece.remaining();
-      target.setBytes(targetOffset, piece);
-      targetOffset += pieceLength;
-    }
-    advanceInput(head, n);
-    return n;
-  }
-
-  private void advanceInput(ByteString head, int n) {
-    inputOffset += n;
-    if (inputOffset == head.size()) {
-      input.removeFirst();
-      inputOffset = 0;
-    }
   }
 
   private ArrowChunkException messageTooLarge(long size) {

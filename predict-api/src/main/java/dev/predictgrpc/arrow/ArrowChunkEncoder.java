@@ -174,6 +174,25 @@ public final class ArrowChunkEncoder {
   }
 
   /**
+   * Writes the stream's opening (the schema and the dictionaries) now and hands it to the sink as
+   * chunks of its own, which then hold no batch bytes. A sender that may have to replay the stream
+   * to another receiver keeps these chunks to send first. Calling it again, or after a batch, has
+   * no effect.
+   *
+   * @throws IllegalStateException if {@link #end()} was called
+   */
+  public void writeStart() {
+    checkNotEnded();
+    try {
+      writeSchemaOnce();
+      writeDictionariesOnce();
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+    chunks.flush();
+  }
+
+  /**
    * Ends the stream: writes the schema if no batch was written, then the end-of-stream marker, and
    * hands the last chunk to the sink. Calling it again has no effect.
    */

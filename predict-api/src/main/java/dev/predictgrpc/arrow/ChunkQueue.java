@@ -1,0 +1,77 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.arrow;
+
+import com.google.protobuf.ByteString;
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import org.apache.arrow.memory.ArrowBuf;
+
+/**
+ * The appended chunks that {@link ArrowChunkDecoder} has not consumed yet, read front to back.
+ *
+ * <p>Chunks are held as given, never concatenated, so queued input costs no copy; each byte is
+ * copied once, when it is read into the message being assembled. A chunk is dropped as soon as its
+ * last byte has been read.
+ *
+ * <p>Not thread-safe; owned by one decoder. Holds no Arrow memory: the caller retains ownership of
+ * any {@code ArrowBuf} it reads into.
+ */
+final class ChunkQueue {
+  private final ArrayDeque<ByteString> chunks = new ArrayDeque<>();
+
+  /** How far into the first chunk reading has got. */
+  private int offset;
+
+  /** Queues {@code chunk}, which must not be empty. */
+  void add(ByteString chunk) {
+    chunks.add(chunk);
+  }
+
+  boolean isEmpty() {
+    return chunks.isEmpty();
+  }
+
+  /** Drops all queued input. */
+  void clear() {
+    chunks.clear();
+    offset = 0;
+  }
+
+  /**
+   * Copies up to {@code max} queued bytes, from the first chunk only, into {@code target}; returns
+   * the count copied. The queue must not be empty.
+   */
+  int copyTo(byte[] target, int targetOffset, int max) {
+    ByteString head = chunks.peekFirst();
+    int n = Math.min(max, head.size() - offset);
+    head.copyTo(target, offset, targetOffset, n);
+    advance(head, n);
+    return n;
+  }
+
+  /**
+   * Copies up to {@code max} queued bytes, from the first chunk only, into {@code target}; returns
+   * the count copied. The queue must not be empty.
+   */
+  long copyTo(ArrowBuf target, long targetOffset, long max) {
+    ByteString head = chunks.peekFirst();
+    int n = (int) Math.min(max, head.size() - offset);
+    for (ByteBuffer piece : head.substring(offset, offset + n).asReadOnlyByteBufferList()) {
+      int pieceLength = piece.remaining();
+      target.setBytes(targetOffset, piece);
+      targetOffset += pieceLength;
+    }
+    advance(head, n);
+    return n;
+  }
+
+  private void advance(ByteString head, int n) {
+    offset += n;
+    if (offset == head.size()) {
+      chunks.removeFirst();
+      offset = 0;
+    }
+  }
+}
