@@ -22,6 +22,7 @@ import dev.predictgrpc.client.internal.BatchSource;
 import dev.predictgrpc.client.internal.BearerToken;
 import dev.predictgrpc.client.internal.ReplicaServiceConfig;
 import dev.predictgrpc.client.internal.StaticAddressesResolverProvider;
+import dev.predictgrpc.client.internal.StreamSettings;
 import dev.predictgrpc.client.internal.Statuses;
 import dev.predictgrpc.client.internal.StreamingCall;
 import dev.predictgrpc.common.ArrowSupport;
@@ -99,7 +100,7 @@ public final class PredictClient implements AutoCloseable {
   private final Channel channel;
   private final @Nullable ManagedChannel ownedChannel;
   private final BufferAllocator allocator;
-  private final int maxChunkBytes;
+  private final StreamSettings streamSettings;
   private final @Nullable Duration deadline;
   private final boolean derived;
 
@@ -107,13 +108,13 @@ public final class PredictClient implements AutoCloseable {
       Channel channel,
       @Nullable ManagedChannel ownedChannel,
       BufferAllocator allocator,
-      int maxChunkBytes,
+      StreamSettings streamSettings,
       @Nullable Duration deadline,
       boolean derived) {
     this.channel = channel;
     this.ownedChannel = ownedChannel;
     this.allocator = allocator;
-    this.maxChunkBytes = maxChunkBytes;
+    this.streamSettings = streamSettings;
     this.deadline = deadline;
     this.derived = derived;
   }
@@ -153,7 +154,10 @@ public final class PredictClient implements AutoCloseable {
         channel,
         null,
         newClientAllocator(allocator),
-        ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES,
+        new StreamSettings(
+            ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES,
+            Builder.DEFAULT_RESUME_ATTEMPTS,
+            Builder.DEFAULT_MAX_REPLAY_BYTES),
         null,
         false);
   }
@@ -167,7 +171,7 @@ public final class PredictClient implements AutoCloseable {
     if (deadline.isNegative() || deadline.isZero()) {
       throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
     }
-    return new PredictClient(channel, null, allocator, maxChunkBytes, deadline, true);
+    return new PredictClient(channel, null, allocator, streamSettings, deadline, true);
   }
 
   /**
@@ -354,7 +358,7 @@ public final class PredictClient implements AutoCloseable {
         allocator.newChildAllocator("stream-" + callIds.incrementAndGet(), 0, Long.MAX_VALUE);
     try {
       return StreamingCall.start(
-          channel, callOptions(), callAllocator, maxChunkBytes, header, source);
+          channel, callOptions(), callAllocator, streamSettings, header, source);
     } catch (RuntimeException e) {
       throw Statuses.toPredictException(e);
     }
@@ -415,7 +419,12 @@ public final class PredictClient implements AutoCloseable {
     private final String target;
     private final BufferAllocator allocator;
     private final List<ClientInterceptor> interceptors = new ArrayList<>();
+    static final int DEFAULT_RESUME_ATTEMPTS = 3;
+    static final long DEFAULT_MAX_REPLAY_BYTES = 64L << 20;
+
     private int maxChunkBytes = ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES;
+    private int resumeAttempts = DEFAULT_RESUME_ATTEMPTS;
+    private long maxReplayBytes = DEFAULT_MAX_REPLAY_BYTES;
     private int maxInboundMessageBytes = 4 << 20;
     private @Nullable Duration deadline;
     private boolean tls;
@@ -440,6 +449,31 @@ public final class PredictClient implements AutoCloseable {
         throw new IllegalArgumentException("maxChunkBytes: " + bytes + " (expected: >= 64)");
       }
       this.maxChunkBytes = bytes;
+      return this;
+    }
+
+    /**
+     * How often one stream may resume on another replica after the serving one fails with
+     * UNAVAILABLE, re-sending only the batches whose results have not arrived. Default 3; 0 turns
+     * resume off (and with it the replay buffer).
+     */
+    public Builder streamResumeAttempts(int attempts) {
+      if (attempts < 0) {
+        throw new IllegalArgumentException("streamResumeAttempts: " + attempts + " (expected: >= 0)");
+      }
+      this.resumeAttempts = attempts;
+      return this;
+    }
+
+    /**
+     * The most bytes of sent-but-unanswered batches a stream keeps for a resume; while it is full
+     * the upload waits for results. Default 64 MiB. Must hold at least one batch.
+     */
+    public Builder maxReplayBytes(long bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxReplayBytes: " + bytes + " (expected: > 0)");
+      }
+      this.maxReplayBytes = bytes;
       return this;
     }
 
@@ -599,7 +633,12 @@ public final class PredictClient implements AutoCloseable {
       ManagedChannel managed = channelBuilder.build();
       Channel channel = ClientInterceptors.intercept(managed, interceptors);
       return new PredictClient(
-          channel, managed, newClientAllocator(allocator), maxChunkBytes, deadline, false);
+          channel,
+          managed,
+          newClientAllocator(allocator),
+          new StreamSettings(maxChunkBytes, resumeAttempts, maxReplayBytes),
+          deadline,
+          false);
     }
   }
 }

@@ -78,6 +78,15 @@ public final class PredictionStream implements AutoCloseable {
     return call.answeredVersion();
   }
 
+  /**
+   * How many times this stream resumed on another replica after the serving one failed (see
+   * {@link PredictClient.Builder#streamResumeAttempts}). After a resume, {@link #root()} may be a
+   * different object.
+   */
+  public int resumes() {
+    return call.resumes();
+  }
+
   /** Result batches read so far. */
   public long batchesRead() {
     return call.resultBatches();

@@ -522,7 +522,8 @@ class PredictStreamProtocolTest {
         assertThat(status.getCode())
             .as("status %s", status)
             .isIn(Status.Code.RESOURCE_EXHAUSTED, Status.Code.CANCELLED);
-        assertThat(call.messages()).hasSize(1); // the header only
+        // At most the response header: the reset can overtake it on the wire, so it may be absent.
+        assertThat(call.messages()).hasSizeLessThanOrEqualTo(1);
         awaitZero(server.service());
 
         PredictionServiceGrpc.PredictionServiceBlockingStub blocking =

@@ -12,7 +12,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
 import java.util.Locale;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.jspecify.annotations.Nullable;
@@ -26,23 +30,29 @@ abstract class ResultWriter implements AutoCloseable {
   public abstract void close() throws IOException;
 
   /** Opens a writer; {@code path} may carry a {@code .partial} suffix after the real extension. */
-  static ResultWriter open(Path path) throws IOException {
+  static ResultWriter open(Path path, BufferAllocator allocator) throws IOException {
     String name = path.getFileName().toString().toLowerCase(Locale.ROOT).replace(".partial", "");
     if (name.endsWith(".csv")) {
       return new Csv(path);
     }
     if (name.endsWith(".arrow")) {
-      return new Arrow(path);
+      return new Arrow(path, allocator);
     }
     throw new IOException("output must end in .arrow or .csv: " + path);
   }
 
-  /** An Arrow IPC file, written batch by batch from the result stream's own root. */
+  /**
+   * An Arrow IPC file. Each result batch is moved (not copied) into the writer's own root, because
+   * the stream's root object can change when the stream resumes on another replica.
+   */
   private static final class Arrow extends ResultWriter {
     private final FileChannel channel;
+    private final BufferAllocator allocator;
+    private @Nullable VectorSchemaRoot own;
     private @Nullable ArrowFileWriter writer;
 
-    Arrow(Path path) throws IOException {
+    Arrow(Path path, BufferAllocator allocator) throws IOException {
+      this.allocator = allocator;
       channel =
           FileChannel.open(
               path, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
@@ -51,9 +61,12 @@ abstract class ResultWriter implements AutoCloseable {
     @Override
     void write(VectorSchemaRoot batch) throws IOException {
       if (writer == null) {
-        // The result stream reuses one root for every batch, so the writer can be bound to it.
-        writer = new ArrowFileWriter(batch, null, channel);
+        own = VectorSchemaRoot.create(batch.getSchema(), allocator);
+        writer = new ArrowFileWriter(own, null, channel);
         writer.start();
+      }
+      try (ArrowRecordBatch data = new VectorUnloader(batch).getRecordBatch()) {
+        new VectorLoader(own).load(data);
       }
       writer.writeBatch();
     }
@@ -63,6 +76,7 @@ abstract class ResultWriter implements AutoCloseable {
       if (writer != null) {
         writer.end();
         writer.close();
+        own.close();
       }
       channel.close();
     }

@@ -117,12 +117,12 @@ public final class Score {
       BufferedReader reader = Files.newBufferedReader(input, StandardCharsets.UTF_8);
       try (CsvBatchReader batches = new CsvBatchReader(reader, input.toString(), schema, allocator, batchRows);
           PredictionStream results = client.predictStream(model, batches)) {
-        return writeResults(results, partial, progress);
+        return writeResults(results, partial, progress, allocator);
       }
     }
     try (ArrowReader reader = openArrow(input, allocator);
         PredictionStream results = client.predictStream(model, reader)) {
-      return writeResults(results, partial, progress);
+      return writeResults(results, partial, progress, allocator);
     }
   }
 
@@ -137,9 +137,10 @@ public final class Score {
     throw new IOException("input " + input + " must end in .csv, .arrow or .arrows");
   }
 
-  private static long writeResults(PredictionStream results, Path partial, Progress progress)
+  private static long writeResults(
+      PredictionStream results, Path partial, Progress progress, BufferAllocator allocator)
       throws IOException {
-    try (ResultWriter writer = ResultWriter.open(partial)) {
+    try (ResultWriter writer = ResultWriter.open(partial, allocator)) {
       long rows = 0;
       while (results.next()) {
         writer.write(results.root());

@@ -17,69 +17,100 @@ import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.TimeUnit;
+import java.util.logging.Level;
+import java.util.logging.Logger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.jspecify.annotations.Nullable;
 
 /**
- * The client side of one {@code PredictStream} call: uploads input batches as chunks and decodes
- * the result chunks back into batches.
+ * The client side of one streaming prediction: uploads input batches as chunks, decodes result
+ * chunks back into batches, and resumes on another replica if the serving one goes away.
  *
  * <p><b>Upload.</b> Either pushed by the caller through {@link #write} (which blocks while the
  * transport is not ready) or, with a {@link BatchSource}, pulled by the call itself from gRPC's
  * onReady callback. Either way a batch is serialized only when the transport can take more, so a
  * fast producer waits for the network instead of filling memory.
  *
- * <p><b>Download.</b> Inbound flow control is manual: the call asks for {@value #PREFETCH}
+ * <p><b>Download.</b> Inbound flow control is manual: each attempt asks for {@value #PREFETCH}
  * messages up front and one more each time the reader takes one, so at most that many chunks wait
  * in memory. Results are decoded on the reader's thread.
  *
- * <p><b>Threads.</b> gRPC callbacks run on the channel's executor, one at a time. Writes ({@link
- * #write}, {@link #completeInput}) come from one caller thread or, in pull mode, only from the
- * onReady callback. Reads ({@link #nextResult}, {@link #resultRoot}) come from one reader thread.
- * {@link #cancel} and {@link #close} may be called from any thread.
+ * <p><b>Resume.</b> The chunks of every batch sent but not yet answered are kept (the replay
+ * buffer, bounded by {@link StreamSettings#maxReplayBytes()}: uploads pause while it is full).
+ * If the call fails because the replica died or went away (UNAVAILABLE, or a CANCELLED reset this
+ * side did not ask for), the reader starts a new call,
+ * which the channel's load balancer routes to a healthy replica, and sends the stream's schema and
+ * only the unanswered batches again. Results already delivered are not repeated, so the caller
+ * sees every result exactly once and in order. Each attempt's result stream is decoded afresh.
+ *
+ * <p><b>Threads.</b> gRPC callbacks run on the channel's executor, one at a time per attempt.
+ * Upload state is guarded by {@code lock}: writes come from one caller thread or, in pull mode,
+ * from onReady callbacks and the reader thread (which resumes pumping when results free replay
+ * space). Reads ({@link #nextResult}, {@link #resultRoot}) come from one reader thread. {@link
+ * #cancel} and {@link #close} may be called from any thread.
  */
-public final class StreamingCall
-    implements ClientResponseObserver<PredictStreamRequest, PredictStreamResponse> {
+public final class StreamingCall {
   /** Response messages requested ahead of the reader: bounds buffered chunks, keeps the pipe full. */
   static final int PREFETCH = 4;
 
+  private static final Logger logger = Logger.getLogger(StreamingCall.class.getName());
   private static final Object END = new Object();
 
+  private final Channel channel;
+  private final CallOptions options;
   private final BufferAllocator allocator;
-  private final int maxChunkBytes;
+  private final StreamSettings settings;
   private final StreamHeader header;
   private final @Nullable BatchSource source;
-  private final LinkedBlockingQueue<Object> inbound = new LinkedBlockingQueue<>();
-  private final ArrowChunkDecoder decoder;
-  private final Object readyLock = new Object();
-  private final Object uploadLock = new Object();
+  private final LinkedBlockingQueue<Inbound> inbound = new LinkedBlockingQueue<>();
+  private final Object lock = new Object();
 
-  private volatile @Nullable ClientCallStreamObserver<PredictStreamRequest> requests;
-  private volatile boolean callClosed;
+  private volatile Attempt attempt;
   private volatile @Nullable Throwable uploadFailure;
+  /** Set by the reader once the call has ended for good; writers then stop waiting. */
+  private volatile boolean finished;
   private volatile String answeredVersion = "";
+  /** True once this side cancelled; a CANCELLED status is then ours, not a dying server's. */
+  private volatile boolean cancelledHere;
 
-  // Upload state: guarded by uploadLock.
+  // Upload state: guarded by lock.
   private @Nullable ArrowChunkEncoder encoder;
-  private boolean headerSent;
-  private boolean inputComplete;
+  private final List<ByteString> startChunks = new ArrayList<>();
+  private final List<ByteString> endChunks = new ArrayList<>();
+  private final ArrayDeque<List<ByteString>> replay = new ArrayDeque<>();
+  private List<ByteString> collecting = new ArrayList<>();
+  private long replayBytes;
   private long batchesSent;
-
-  // Download state: reader thread only.
-  private boolean resultsEnded;
+  private boolean inputComplete;
   private boolean closed;
 
+  // Download state: reader thread only.
+  private ArrowChunkDecoder decoder;
+  private long resultsDelivered;
+  private long resultRows;
+  private int resumes;
+  private boolean resultsEnded;
+
   private StreamingCall(
-      BufferAllocator allocator, int maxChunkBytes, StreamHeader header, @Nullable BatchSource source) {
+      Channel channel,
+      CallOptions options,
+      BufferAllocator allocator,
+      StreamSettings settings,
+      StreamHeader header,
+      @Nullable BatchSource source) {
+    this.channel = channel;
+    this.options = options;
     this.allocator = allocator;
-    this.maxChunkBytes = maxChunkBytes;
+    this.settings = settings;
     this.header = header;
     this.source = source;
-    this.decoder = ArrowChunkDecoder.builder(allocator).build();
+    this.decoder = newDecoder();
   }
 
   /**
@@ -92,16 +123,15 @@ public final class StreamingCall
       Channel channel,
       CallOptions options,
       BufferAllocator allocator,
-      int maxChunkBytes,
+      StreamSettings settings,
       StreamHeader header,
       @Nullable BatchSource source) {
-    StreamingCall call = new StreamingCall(allocator, maxChunkBytes, header, source);
+    StreamingCall call = new StreamingCall(channel, options, allocator, settings, header, source);
     try {
-      ClientCalls.asyncBidiStreamingCall(
-          channel.newCall(PredictionServiceGrpc.getPredictStreamMethod(), options), call);
-      if (source == null) {
-        synchronized (call.uploadLock) {
-          call.sendHeaderOnce();
+      synchronized (call.lock) {
+        call.attempt = call.newAttempt();
+        if (source == null) {
+          call.attempt.sendHeaderOnce();
         }
       }
     } catch (RuntimeException e) {
@@ -111,70 +141,9 @@ public final class StreamingCall
     return call;
   }
 
-  @Override
-  public void beforeStart(ClientCallStreamObserver<PredictStreamRequest> requestStream) {
-    this.requests = requestStream;
-    requestStream.disableAutoRequestWithInitial(PREFETCH);
-    requestStream.setOnReadyHandler(this::onReady);
-  }
-
-  @Override
-  public void onNext(PredictStreamResponse response) {
-    if (response.hasHeader()) {
-      answeredVersion = response.getHeader().getModel().getVersion();
-      requests.request(1); // The header is consumed here, not by the reader.
-    } else {
-      inbound.add(response.getChunk());
-    }
-  }
-
-  @Override
-  public void onError(Throwable t) {
-    callClosed = true;
-    inbound.add(t);
-    wakeWriters();
-  }
-
-  @Override
-  public void onCompleted() {
-    callClosed = true;
-    inbound.add(END);
-    wakeWriters();
-  }
-
-  private void onReady() {
-    if (source != null) {
-      pump();
-    } else {
-      wakeWriters();
-    }
-  }
-
-  /** Pull mode: writes batches from the source while the transport is ready. */
-  private void pump() {
-    synchronized (uploadLock) {
-      if (inputComplete || callClosed || closed) {
-        return;
-      }
-      try {
-        sendHeaderOnce();
-        while (requests.isReady()) {
-          VectorSchemaRoot batch = source.next();
-          if (batch == null) {
-            completeInputLocked();
-            return;
-          }
-          writeLocked(batch, source.dictionaries());
-        }
-      } catch (Throwable t) {
-        uploadFailure = t;
-        requests.cancel("the client's input failed", t);
-      }
-    }
-  }
-
   /**
-   * Push mode: sends one batch, waiting first until the transport is ready.
+   * Push mode: sends one batch, waiting first until the transport is ready (and, when resume is
+   * on, until the replay buffer has room).
    *
    * <p>The caller retains ownership of {@code batch}; it is not retained after this method
    * returns.
@@ -183,8 +152,8 @@ public final class StreamingCall
    */
   public void write(VectorSchemaRoot batch, @Nullable DictionaryProvider dictionaries) {
     checkPushMode();
-    awaitReady();
-    synchronized (uploadLock) {
+    synchronized (lock) {
+      awaitWritableLocked();
       if (inputComplete) {
         throw new IllegalStateException("the input was already completed");
       }
@@ -195,8 +164,8 @@ public final class StreamingCall
   /** Push mode: ends the input (the server then finishes the results). */
   public void completeInput() {
     checkPushMode();
-    synchronized (uploadLock) {
-      if (!inputComplete && !callClosed) {
+    synchronized (lock) {
+      if (!inputComplete && !finished) {
         completeInputLocked();
       }
     }
@@ -215,38 +184,46 @@ public final class StreamingCall
     try {
       while (true) {
         if (decoder.nextBatch()) {
+          onResultDelivered(decoder.root().getRowCount());
           return true;
         }
-        Object item = inbound.take();
-        if (item instanceof ByteString) {
-          requests.request(1);
-          decoder.append((ByteString) item);
-        } else if (item == END) {
-          resultsEnded = true;
+        Inbound item = inbound.take();
+        if (item.attempt != attempt) {
+          continue; // Left over from an attempt that failed and was resumed.
+        }
+        if (item.payload instanceof ByteString) {
+          item.attempt.requests.request(1);
+          decoder.append((ByteString) item.payload);
+        } else if (item.payload == END) {
           decoder.finish();
           checkResultCount();
+          endResults();
           return false;
-        } else {
-          resultsEnded = true;
-          Throwable failure = uploadFailure != null ? uploadFailure : (Throwable) item;
+        } else if (!resumeAfter((Throwable) item.payload)) {
+          endResults();
+          Throwable failure = uploadFailure != null ? uploadFailure : (Throwable) item.payload;
           throw Statuses.toPredictException(failure);
         }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+      endResults();
       cancel("the reading thread was interrupted", e);
-      resultsEnded = true;
       throw new PredictException(Status.Code.CANCELLED, "interrupted while waiting for results", e);
     } catch (PredictException e) {
+      endResults();
       throw e;
     } catch (RuntimeException e) {
-      resultsEnded = true;
+      endResults();
       cancel("the client could not decode the results", e);
       throw Statuses.toPredictException(e);
     }
   }
 
-  /** The current result batch. Borrowed: valid until the next {@link #nextResult()}. */
+  /**
+   * The current result batch. Borrowed: valid until the next {@link #nextResult()}. After a
+   * resume, a different root object holds the results.
+   */
   public VectorSchemaRoot resultRoot() {
     return decoder.root();
   }
@@ -256,7 +233,7 @@ public final class StreamingCall
     return decoder.takeBatch(target);
   }
 
-  /** Dictionaries of dictionary-encoded result columns; borrowed until {@link #close()}. */
+  /** Dictionaries of dictionary-encoded result columns; borrowed until the next batch. */
   public DictionaryProvider resultDictionaries() {
     return decoder.dictionaries();
   }
@@ -268,19 +245,25 @@ public final class StreamingCall
 
   /** Result batches read so far. */
   public long resultBatches() {
-    return decoder.batchesDecoded();
+    return resultsDelivered;
   }
 
   /** Result rows read so far. */
   public long resultRows() {
-    return decoder.rowsDecoded();
+    return resultRows;
+  }
+
+  /** How many times the stream was resumed on another call (another replica). */
+  public int resumes() {
+    return resumes;
   }
 
   /** Cancels the call if it is still running. Safe from any thread. */
   public void cancel(String message, @Nullable Throwable cause) {
-    ClientCallStreamObserver<PredictStreamRequest> r = requests;
-    if (r != null && !callClosed) {
-      r.cancel(message, cause);
+    cancelledHere = true;
+    Attempt current = attempt;
+    if (current != null) {
+      current.cancel(message, cause);
     }
   }
 
@@ -289,85 +272,203 @@ public final class StreamingCall
    * once reading is over; idempotent.
    */
   public void close() {
-    if (closed) {
-      return;
-    }
-    cancel("the client closed the stream", null);
-    synchronized (uploadLock) {
+    synchronized (lock) {
+      if (closed) {
+        return;
+      }
       // Holding the lock means no pump is touching the caller's source any more.
       closed = true;
+      finished = true;
+      lock.notifyAll();
+      replay.clear();
     }
+    cancel("the client closed the stream", null);
     inbound.clear();
     decoder.close();
     allocator.close();
   }
 
-  private void sendHeaderOnce() {
-    if (!headerSent) {
-      requests.onNext(PredictStreamRequest.newBuilder().setHeader(header).build());
-      headerSent = true;
+  // ---------------------------------------------------------------- upload
+
+  /** Pull mode: writes batches from the source while the transport and replay buffer allow. */
+  private void pump(Attempt from) {
+    synchronized (lock) {
+      if (from != attempt || inputComplete || finished || closed || from.closed) {
+        return;
+      }
+      try {
+        from.sendHeaderOnce();
+        while (from.requests.isReady() && replayHasRoom()) {
+          VectorSchemaRoot batch = source.next();
+          if (batch == null) {
+            completeInputLocked();
+            return;
+          }
+          writeLocked(batch, source.dictionaries());
+        }
+      } catch (Throwable t) {
+        uploadFailure = t;
+        cancelledHere = true;
+        from.cancel("the client's input failed", t);
+      }
     }
   }
 
   private void writeLocked(VectorSchemaRoot batch, @Nullable DictionaryProvider dictionaries) {
-    if (callClosed) {
-      throw callEndedException();
-    }
     if (encoder == null) {
       encoder =
-          ArrowChunkEncoder.create(
-              batch.getSchema(),
-              dictionaries,
-              maxChunkBytes,
-              chunk -> requests.onNext(PredictStreamRequest.newBuilder().setChunk(chunk).build()));
+          ArrowChunkEncoder.create(batch.getSchema(), dictionaries, settings.maxChunkBytes(), this::emit);
+      collecting = startChunks;
+      encoder.writeStart();
     }
+    List<ByteString> chunks = new ArrayList<>();
+    collecting = chunks;
     encoder.writeBatch(batch);
+    if (settings.resumeAttempts() > 0) {
+      replay.add(chunks);
+      for (ByteString chunk : chunks) {
+        replayBytes += chunk.size();
+      }
+    }
     batchesSent++;
   }
 
   private void completeInputLocked() {
-    sendHeaderOnce();
+    attempt.sendHeaderOnce();
     if (encoder != null) {
+      collecting = endChunks;
       encoder.end();
     }
-    // With no batch there is no schema to send: an empty chunk stream is a valid "no input" and
+    // With no batch there is no schema to send: a stream of no chunks is a valid "no input", and
     // the server answers with an empty output.
     inputComplete = true;
-    requests.onCompleted();
+    attempt.requests.onCompleted();
   }
 
-  private void awaitReady() {
-    synchronized (readyLock) {
-      while (!requests.isReady()) {
-        if (callClosed) {
-          throw callEndedException();
-        }
-        try {
-          // onReady wakes us; the timeout only bounds the cost of a wake-up lost to a race
-          // between isReady() turning true and this wait starting.
-          readyLock.wait(100);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          cancel("the writing thread was interrupted", e);
-          throw new PredictException(Status.Code.CANCELLED, "interrupted while sending", e);
-        }
+  /** The encoder's sink: records the chunk for replay and sends it on the current attempt. */
+  private void emit(ByteString chunk) {
+    collecting.add(chunk);
+    attempt.requests.onNext(PredictStreamRequest.newBuilder().setChunk(chunk).build());
+  }
+
+  private boolean replayHasRoom() {
+    return settings.resumeAttempts() == 0 || replayBytes < settings.maxReplayBytes();
+  }
+
+  /** Waits until a write may go out; the reader's resume or results wake us. */
+  private void awaitWritableLocked() {
+    while (true) {
+      if (finished) {
+        throw new PredictException(
+            Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
+      }
+      Attempt current = attempt;
+      if (!current.closed && current.requests.isReady() && replayHasRoom()) {
+        return;
+      }
+      try {
+        // onReady, results and resumes notify; the timeout only bounds the cost of a wake-up lost
+        // to a race between isReady() turning true and this wait starting.
+        lock.wait(100);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        cancel("the writing thread was interrupted", e);
+        throw new PredictException(Status.Code.CANCELLED, "interrupted while sending", e);
       }
     }
-    if (callClosed) {
-      throw callEndedException();
+  }
+
+  // ---------------------------------------------------------------- download
+
+  private void onResultDelivered(int rows) {
+    resultsDelivered++;
+    resultRows += rows;
+    synchronized (lock) {
+      List<ByteString> answered = replay.poll();
+      if (answered != null) {
+        for (ByteString chunk : answered) {
+          replayBytes -= chunk.size();
+        }
+      }
+      lock.notifyAll();
+    }
+    if (source != null && answered(attempt)) {
+      pump(attempt); // Replay space freed: the upload may have paused for it.
     }
   }
 
-  private void wakeWriters() {
-    synchronized (readyLock) {
-      readyLock.notifyAll();
+  private static boolean answered(Attempt attempt) {
+    return !attempt.closed;
+  }
+
+  /**
+   * Resumes on a new call if the failure allows it; returns false if the caller must see it.
+   */
+  private boolean resumeAfter(Throwable failure) throws InterruptedException {
+    Status status = Status.fromThrowable(failure);
+    // A replica that dies or is stopped hard shows up as UNAVAILABLE (connection lost) or as a
+    // server-side reset, which gRPC reports as CANCELLED; only CANCELLED we caused ourselves is final.
+    boolean replicaGone =
+        status.getCode() == Status.Code.UNAVAILABLE
+            || (status.getCode() == Status.Code.CANCELLED && !cancelledHere);
+    if (uploadFailure != null || closed || resumes >= settings.resumeAttempts() || !replicaGone) {
+      return false;
+    }
+    resumes++;
+    logger.log(
+        Level.INFO,
+        "stream to model " + header.getModel().getName() + " failed (" + status + "); resuming with "
+            + replay.size() + " unanswered batches, attempt " + resumes);
+    // Let the load balancer notice the dead replica before the new call picks one.
+    Thread.sleep(Math.min(1000, 50L << resumes));
+    decoder.close();
+    decoder = newDecoder();
+    synchronized (lock) {
+      if (closed) {
+        return false;
+      }
+      attempt = newAttempt();
+      attempt.sendHeaderOnce();
+      if (encoder != null) {
+        attempt.sendAll(startChunks);
+        for (List<ByteString> batch : replay) {
+          attempt.sendAll(batch);
+        }
+        if (inputComplete) {
+          attempt.sendAll(endChunks);
+        }
+      }
+      if (inputComplete) {
+        attempt.requests.onCompleted();
+      }
+      lock.notifyAll();
+    }
+    return true;
+  }
+
+  private void checkResultCount() {
+    long sent;
+    synchronized (lock) {
+      sent = batchesSent;
+    }
+    if (resultsDelivered != sent) {
+      throw new PredictException(
+          Status.Code.INTERNAL,
+          "the server returned " + resultsDelivered + " result batches for " + sent
+              + " input batches");
     }
   }
 
-  private PredictException callEndedException() {
-    return new PredictException(
-        Status.Code.FAILED_PRECONDITION,
-        "the stream has already ended; read its results to see why");
+  private void endResults() {
+    resultsEnded = true;
+    finished = true;
+    synchronized (lock) {
+      lock.notifyAll();
+    }
+  }
+
+  private ArrowChunkDecoder newDecoder() {
+    return ArrowChunkDecoder.builder(allocator).build();
   }
 
   private void checkPushMode() {
@@ -376,16 +477,96 @@ public final class StreamingCall
     }
   }
 
-  private void checkResultCount() {
-    long sent;
-    synchronized (uploadLock) {
-      sent = batchesSent;
+  /** Must hold {@code lock}: creates and starts the next gRPC call. */
+  private Attempt newAttempt() {
+    Attempt next = new Attempt();
+    ClientCalls.asyncBidiStreamingCall(
+        channel.newCall(PredictionServiceGrpc.getPredictStreamMethod(), options), next);
+    return next;
+  }
+
+  /** A received message or the end of one attempt, tagged with the attempt it belongs to. */
+  private static final class Inbound {
+    final Attempt attempt;
+    final Object payload;
+
+    Inbound(Attempt attempt, Object payload) {
+      this.attempt = attempt;
+      this.payload = payload;
     }
-    if (decoder.batchesDecoded() != sent) {
-      throw new PredictException(
-          Status.Code.INTERNAL,
-          "the server returned " + decoder.batchesDecoded() + " result batches for " + sent
-              + " input batches");
+  }
+
+  /** One gRPC call of this stream. */
+  private final class Attempt
+      implements ClientResponseObserver<PredictStreamRequest, PredictStreamResponse> {
+    volatile ClientCallStreamObserver<PredictStreamRequest> requests;
+    volatile boolean closed;
+    private boolean headerSent;
+
+    @Override
+    public void beforeStart(ClientCallStreamObserver<PredictStreamRequest> requestStream) {
+      this.requests = requestStream;
+      requestStream.disableAutoRequestWithInitial(PREFETCH);
+      requestStream.setOnReadyHandler(this::onReady);
+    }
+
+    @Override
+    public void onNext(PredictStreamResponse response) {
+      if (response.hasHeader()) {
+        answeredVersion = response.getHeader().getModel().getVersion();
+        requests.request(1); // The header is consumed here, not by the reader.
+      } else {
+        inbound.add(new Inbound(this, response.getChunk()));
+      }
+    }
+
+    @Override
+    public void onError(Throwable t) {
+      closed = true;
+      inbound.add(new Inbound(this, t));
+      wakeWriters();
+    }
+
+    @Override
+    public void onCompleted() {
+      closed = true;
+      inbound.add(new Inbound(this, END));
+      wakeWriters();
+    }
+
+    private void onReady() {
+      if (source != null) {
+        pump(this);
+      } else {
+        wakeWriters();
+      }
+    }
+
+    /** Must hold {@code lock}. */
+    void sendHeaderOnce() {
+      if (!headerSent) {
+        requests.onNext(PredictStreamRequest.newBuilder().setHeader(header).build());
+        headerSent = true;
+      }
+    }
+
+    /** Must hold {@code lock}. */
+    void sendAll(List<ByteString> chunks) {
+      for (ByteString chunk : chunks) {
+        requests.onNext(PredictStreamRequest.newBuilder().setChunk(chunk).build());
+      }
+    }
+
+    void cancel(String message, @Nullable Throwable cause) {
+      if (!closed && requests != null) {
+        requests.cancel(message, cause);
+      }
+    }
+
+    private void wakeWriters() {
+      synchronized (lock) {
+        lock.notifyAll();
+      }
     }
   }
 }
