@@ -5,6 +5,7 @@ package dev.predictgrpc.client;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.predictgrpc.api.v1.ModelSpec;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -63,6 +64,11 @@ public final class ModelRef {
   /** The request parameters (unmodifiable). */
   public Map<String, String> parameters() {
     return parameters;
+  }
+
+  /** The wire form of the name and version; the parameters travel beside it in each request. */
+  ModelSpec toSpec() {
+    return ModelSpec.newBuilder().setName(name).setVersion(version).build();
   }
 
   @Override

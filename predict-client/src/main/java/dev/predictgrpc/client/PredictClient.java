@@ -5,49 +5,24 @@ package dev.predictgrpc.client;
 
 import static java.util.Objects.requireNonNull;
 
-import com.google.protobuf.ByteString;
-import dev.predictgrpc.api.v1.GetModelMetadataRequest;
-import dev.predictgrpc.api.v1.ListModelsRequest;
-import dev.predictgrpc.api.v1.ListModelsResponse;
-import dev.predictgrpc.api.v1.ModelMetadata;
-import dev.predictgrpc.api.v1.ModelSpec;
-import dev.predictgrpc.api.v1.ModelSummary;
-import dev.predictgrpc.api.v1.PredictRequest;
-import dev.predictgrpc.api.v1.PredictResponse;
-import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.api.v1.StreamHeader;
-import dev.predictgrpc.arrow.ArrowChunkDecoder;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.client.internal.BatchSource;
 import dev.predictgrpc.client.internal.BearerToken;
-import dev.predictgrpc.client.internal.ReplicaServiceConfig;
+import dev.predictgrpc.client.internal.ChannelConfig;
 import dev.predictgrpc.client.internal.StaticAddressesResolverProvider;
-import dev.predictgrpc.client.internal.StreamSettings;
 import dev.predictgrpc.client.internal.Statuses;
+import dev.predictgrpc.client.internal.StreamSettings;
 import dev.predictgrpc.client.internal.StreamingCall;
 import dev.predictgrpc.common.ArrowSupport;
 import dev.predictgrpc.common.PredictException;
 import io.grpc.CallCredentials;
 import io.grpc.CallOptions;
-import io.grpc.ChannelCredentials;
-import io.grpc.CompositeChannelCredentials;
 import io.grpc.Channel;
 import io.grpc.ClientInterceptor;
 import io.grpc.ClientInterceptors;
-import io.grpc.Grpc;
-import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
-import io.grpc.ManagedChannelBuilder;
-import io.grpc.Status;
-import io.grpc.TlsChannelCredentials;
-import io.grpc.stub.ClientCalls;
-import io.grpc.stub.StreamObserver;
-import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.channels.Channels;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -59,11 +34,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
-import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.ipc.ReadChannel;
-import org.apache.arrow.vector.ipc.message.MessageSerializer;
-import org.apache.arrow.vector.types.pojo.Schema;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -103,6 +74,7 @@ public final class PredictClient implements AutoCloseable {
   private final StreamSettings streamSettings;
   private final @Nullable Duration deadline;
   private final boolean derived;
+  private final UnaryCalls unary;
 
   private PredictClient(
       Channel channel,
@@ -117,6 +89,7 @@ public final class PredictClient implements AutoCloseable {
     this.streamSettings = streamSettings;
     this.deadline = deadline;
     this.derived = derived;
+    this.unary = new UnaryCalls(channel, allocator);
   }
 
   /**
@@ -151,15 +124,7 @@ public final class PredictClient implements AutoCloseable {
     requireNonNull(allocator, "allocator");
     ArrowSupport.checkJvm();
     return new PredictClient(
-        channel,
-        null,
-        newClientAllocator(allocator),
-        new StreamSettings(
-            ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES,
-            Builder.DEFAULT_RESUME_ATTEMPTS,
-            Builder.DEFAULT_MAX_REPLAY_BYTES),
-        null,
-        false);
+        channel, null, newClientAllocator(allocator), StreamSettings.defaults(), null, false);
   }
 
   /**
@@ -167,11 +132,8 @@ public final class PredictClient implements AutoCloseable {
    * Closing the derived client does nothing; close this one.
    */
   public PredictClient withDeadline(Duration deadline) {
-    requireNonNull(deadline, "deadline");
-    if (deadline.isNegative() || deadline.isZero()) {
-      throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
-    }
-    return new PredictClient(channel, null, allocator, streamSettings, deadline, true);
+    return new PredictClient(
+        channel, null, allocator, streamSettings, checkDeadline(deadline), true);
   }
 
   /**
@@ -183,15 +145,7 @@ public final class PredictClient implements AutoCloseable {
    * @throws PredictException if the call fails
    */
   public VectorSchemaRoot predict(ModelRef model, VectorSchemaRoot input) {
-    PredictRequest request = unaryRequest(model, input);
-    try {
-      PredictResponse response =
-          ClientCalls.blockingUnaryCall(
-              channel, PredictionServiceGrpc.getPredictMethod(), callOptions(), request);
-      return decodeSingleBatch(response.getArrowIpc());
-    } catch (RuntimeException e) {
-      throw Statuses.toPredictException(e);
-    }
+    return unary.predict(model, input, callOptions());
   }
 
   /** Scores one small table on the latest version of the named model; see {@link #predict}. */
@@ -208,41 +162,7 @@ public final class PredictClient implements AutoCloseable {
    * it. The future fails with {@link PredictException}.
    */
   public CompletableFuture<VectorSchemaRoot> predictAsync(ModelRef model, VectorSchemaRoot input) {
-    PredictRequest request = unaryRequest(model, input);
-    io.grpc.ClientCall<PredictRequest, PredictResponse> call =
-        channel.newCall(PredictionServiceGrpc.getPredictMethod(), callOptions());
-    CompletableFuture<VectorSchemaRoot> result = new CompletableFuture<>();
-    ClientCalls.asyncUnaryCall(
-        call,
-        request,
-        new StreamObserver<PredictResponse>() {
-          @Override
-          public void onNext(PredictResponse response) {
-            try {
-              VectorSchemaRoot root = decodeSingleBatch(response.getArrowIpc());
-              if (!result.complete(root)) {
-                root.close(); // The caller cancelled meanwhile: nobody will close it.
-              }
-            } catch (RuntimeException e) {
-              result.completeExceptionally(Statuses.toPredictException(e));
-            }
-          }
-
-          @Override
-          public void onError(Throwable t) {
-            result.completeExceptionally(Statuses.toPredictException(t));
-          }
-
-          @Override
-          public void onCompleted() {}
-        });
-    result.whenComplete(
-        (root, error) -> {
-          if (result.isCancelled()) {
-            call.cancel("cancelled by the caller", null);
-          }
-        });
-    return result;
+    return unary.predictAsync(model, input, callOptions());
   }
 
   /**
@@ -283,23 +203,7 @@ public final class PredictClient implements AutoCloseable {
    * @throws PredictException if the call fails
    */
   public List<ModelInfo> listModels() {
-    try {
-      ListModelsResponse response =
-          ClientCalls.blockingUnaryCall(
-              channel,
-              PredictionServiceGrpc.getListModelsMethod(),
-              callOptions(),
-              ListModelsRequest.getDefaultInstance());
-      List<ModelInfo> models = new ArrayList<>(response.getModelsCount());
-      for (ModelSummary summary : response.getModelsList()) {
-        models.add(
-            new ModelInfo(
-                summary.getName(), summary.getVersionsList(), summary.getDescription(), null, null));
-      }
-      return models;
-    } catch (RuntimeException e) {
-      throw Statuses.toPredictException(e);
-    }
+    return unary.listModels(callOptions());
   }
 
   /**
@@ -308,22 +212,7 @@ public final class PredictClient implements AutoCloseable {
    * @throws PredictException NOT_FOUND for an unknown model or version
    */
   public ModelInfo modelInfo(ModelRef model) {
-    try {
-      ModelMetadata metadata =
-          ClientCalls.blockingUnaryCall(
-              channel,
-              PredictionServiceGrpc.getGetModelMetadataMethod(),
-              callOptions(),
-              GetModelMetadataRequest.newBuilder().setModel(spec(model)).build());
-      return new ModelInfo(
-          metadata.getModel().getName(),
-          List.of(metadata.getModel().getVersion()),
-          metadata.getDescription(),
-          schemaOrNull(metadata.getInputSchema()),
-          schemaOrNull(metadata.getOutputSchema()));
-    } catch (RuntimeException e) {
-      throw Statuses.toPredictException(e);
-    }
+    return unary.modelInfo(model, callOptions());
   }
 
   /**
@@ -337,15 +226,7 @@ public final class PredictClient implements AutoCloseable {
       return;
     }
     if (ownedChannel != null) {
-      ownedChannel.shutdown();
-      try {
-        if (!ownedChannel.awaitTermination(5, TimeUnit.SECONDS)) {
-          ownedChannel.shutdownNow();
-        }
-      } catch (InterruptedException e) {
-        ownedChannel.shutdownNow();
-        Thread.currentThread().interrupt();
-      }
+      ChannelConfig.shutdown(ownedChannel);
     }
     allocator.close();
   }
@@ -353,7 +234,10 @@ public final class PredictClient implements AutoCloseable {
   private StreamingCall startStream(ModelRef model, @Nullable BatchSource source) {
     requireNonNull(model, "model");
     StreamHeader header =
-        StreamHeader.newBuilder().setModel(spec(model)).putAllParameters(model.parameters()).build();
+        StreamHeader.newBuilder()
+            .setModel(model.toSpec())
+            .putAllParameters(model.parameters())
+            .build();
     BufferAllocator callAllocator =
         allocator.newChildAllocator("stream-" + callIds.incrementAndGet(), 0, Long.MAX_VALUE);
     try {
@@ -364,46 +248,18 @@ public final class PredictClient implements AutoCloseable {
     }
   }
 
-  private PredictRequest unaryRequest(ModelRef model, VectorSchemaRoot input) {
-    requireNonNull(model, "model");
-    requireNonNull(input, "input");
-    return PredictRequest.newBuilder()
-        .setModel(spec(model))
-        .putAllParameters(model.parameters())
-        .setArrowIpc(ArrowChunkEncoder.encodeStream(input, null))
-        .build();
-  }
-
-  private VectorSchemaRoot decodeSingleBatch(ByteString ipc) {
-    try (ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(allocator).build()) {
-      decoder.append(ipc);
-      if (!decoder.nextBatch()) {
-        throw new PredictException(Status.Code.INTERNAL, "the server's response holds no batch");
-      }
-      return decoder.takeBatch(allocator);
-    }
-  }
-
   private CallOptions callOptions() {
     return deadline == null
         ? CallOptions.DEFAULT
         : CallOptions.DEFAULT.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
   }
 
-  private static ModelSpec spec(ModelRef model) {
-    return ModelSpec.newBuilder().setName(model.name()).setVersion(model.version()).build();
-  }
-
-  private static @Nullable Schema schemaOrNull(ByteString ipc) {
-    if (ipc.isEmpty()) {
-      return null;
+  private static Duration checkDeadline(Duration deadline) {
+    requireNonNull(deadline, "deadline");
+    if (deadline.isNegative() || deadline.isZero()) {
+      throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
     }
-    try {
-      return MessageSerializer.deserializeSchema(
-          new ReadChannel(Channels.newChannel(new ByteArrayInputStream(ipc.toByteArray()))));
-    } catch (IOException | RuntimeException e) {
-      throw new PredictException(Status.Code.INTERNAL, "the server sent an invalid schema", e);
-    }
+    return deadline;
   }
 
   private static BufferAllocator newClientAllocator(BufferAllocator parent) {
@@ -413,27 +269,21 @@ public final class PredictClient implements AutoCloseable {
   /**
    * Builds a {@link PredictClient} that owns its channel. Not thread-safe.
    *
+   * <p>Transport settings (TLS, credentials, authority, service config, message limit) are
+   * recorded into a {@link ChannelConfig}, which also makes the channel; the builder itself keeps
+   * only the per-call and streaming settings.
+   *
    * @since 0.1
    */
   public static final class Builder {
     private final String target;
     private final BufferAllocator allocator;
     private final List<ClientInterceptor> interceptors = new ArrayList<>();
-    static final int DEFAULT_RESUME_ATTEMPTS = 3;
-    static final long DEFAULT_MAX_REPLAY_BYTES = 64L << 20;
-
+    private final ChannelConfig channelConfig = new ChannelConfig();
     private int maxChunkBytes = ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES;
-    private int resumeAttempts = DEFAULT_RESUME_ATTEMPTS;
-    private long maxReplayBytes = DEFAULT_MAX_REPLAY_BYTES;
-    private int maxInboundMessageBytes = 4 << 20;
+    private int resumeAttempts = StreamSettings.DEFAULT_RESUME_ATTEMPTS;
+    private long maxReplayBytes = StreamSettings.DEFAULT_MAX_REPLAY_BYTES;
     private @Nullable Duration deadline;
-    private boolean tls;
-    private byte @Nullable [] trustedCertificates;
-    private byte @Nullable [] clientCertificateChain;
-    private byte @Nullable [] clientPrivateKey;
-    private @Nullable String authority;
-    private @Nullable CallCredentials callCredentials;
-    private Map<String, ?> serviceConfig = ReplicaServiceConfig.create(4);
 
     private Builder(String target, BufferAllocator allocator) {
       this.target = target;
@@ -479,21 +329,13 @@ public final class PredictClient implements AutoCloseable {
 
     /** The largest gRPC message the client accepts. Default 4 MiB, gRPC's own default. */
     public Builder maxInboundMessageBytes(int bytes) {
-      if (bytes <= 0) {
-        throw new IllegalArgumentException(
-            "maxInboundMessageBytes: " + bytes + " (expected: > 0)");
-      }
-      this.maxInboundMessageBytes = bytes;
+      channelConfig.maxInboundMessageBytes(bytes);
       return this;
     }
 
     /** A deadline applied to every call. Default: none. */
     public Builder deadline(Duration deadline) {
-      requireNonNull(deadline, "deadline");
-      if (deadline.isNegative() || deadline.isZero()) {
-        throw new IllegalArgumentException("deadline: " + deadline + " (expected: > 0)");
-      }
-      this.deadline = deadline;
+      this.deadline = checkDeadline(deadline);
       return this;
     }
 
@@ -504,7 +346,7 @@ public final class PredictClient implements AutoCloseable {
      * DNS TXT records) takes precedence, as usual in gRPC.
      */
     public Builder serviceConfig(Map<String, ?> serviceConfig) {
-      this.serviceConfig = Map.copyOf(requireNonNull(serviceConfig, "serviceConfig"));
+      channelConfig.serviceConfig(serviceConfig);
       return this;
     }
 
@@ -516,21 +358,19 @@ public final class PredictClient implements AutoCloseable {
 
     /** Connects over TLS, trusting the JVM's default certificate authorities. Default: plaintext. */
     public Builder tls() {
-      this.tls = true;
+      channelConfig.tls();
       return this;
     }
 
     /** Connects over TLS, trusting the certificates in this PEM file instead of the defaults. */
     public Builder trustedCertificates(Path pemFile) {
-      this.trustedCertificates = read(pemFile);
-      this.tls = true;
+      channelConfig.trustedCertificates(ChannelConfig.read(pemFile));
       return this;
     }
 
     /** As {@link #trustedCertificates(Path)}, from a stream read fully now and not closed. */
     public Builder trustedCertificates(InputStream pem) {
-      this.trustedCertificates = readAll(pem);
-      this.tls = true;
+      channelConfig.trustedCertificates(ChannelConfig.readAll(pem));
       return this;
     }
 
@@ -539,23 +379,21 @@ public final class PredictClient implements AutoCloseable {
      * TLS. Implies TLS.
      */
     public Builder clientCertificate(Path certificateChain, Path privateKey) {
-      this.clientCertificateChain = read(certificateChain);
-      this.clientPrivateKey = read(privateKey);
-      this.tls = true;
+      channelConfig.clientCertificate(
+          ChannelConfig.read(certificateChain), ChannelConfig.read(privateKey));
       return this;
     }
 
     /** As {@link #clientCertificate(Path, Path)}, from streams read fully now and not closed. */
     public Builder clientCertificate(InputStream certificateChain, InputStream privateKey) {
-      this.clientCertificateChain = readAll(certificateChain);
-      this.clientPrivateKey = readAll(privateKey);
-      this.tls = true;
+      channelConfig.clientCertificate(
+          ChannelConfig.readAll(certificateChain), ChannelConfig.readAll(privateKey));
       return this;
     }
 
     /** The name to verify the server's certificate against, if not the target's host. */
     public Builder overrideAuthority(String authority) {
-      this.authority = requireNonNull(authority, "authority");
+      channelConfig.overrideAuthority(authority);
       return this;
     }
 
@@ -564,55 +402,14 @@ public final class PredictClient implements AutoCloseable {
      * plaintext connection anyone on the path can read the token.
      */
     public Builder bearerToken(String token) {
-      this.callCredentials = new BearerToken(requireNonNull(token, "token"));
+      channelConfig.callCredentials(new BearerToken(requireNonNull(token, "token")));
       return this;
     }
 
     /** Sends these credentials with every call (any gRPC {@link CallCredentials}). */
     public Builder callCredentials(CallCredentials credentials) {
-      this.callCredentials = requireNonNull(credentials, "credentials");
+      channelConfig.callCredentials(requireNonNull(credentials, "credentials"));
       return this;
-    }
-
-    private ChannelCredentials channelCredentials() {
-      ChannelCredentials transport;
-      if (!tls) {
-        transport = InsecureChannelCredentials.create();
-      } else {
-        TlsChannelCredentials.Builder builder = TlsChannelCredentials.newBuilder();
-        try {
-          if (trustedCertificates != null) {
-            builder.trustManager(new ByteArrayInputStream(trustedCertificates));
-          }
-          if (clientCertificateChain != null) {
-            builder.keyManager(
-                new ByteArrayInputStream(clientCertificateChain),
-                new ByteArrayInputStream(clientPrivateKey));
-          }
-        } catch (IOException | RuntimeException e) {
-          throw new IllegalArgumentException("invalid TLS certificate or key: " + e.getMessage(), e);
-        }
-        transport = builder.build();
-      }
-      return callCredentials == null
-          ? transport
-          : CompositeChannelCredentials.create(transport, callCredentials);
-    }
-
-    private static byte[] read(Path file) {
-      try {
-        return Files.readAllBytes(file);
-      } catch (IOException e) {
-        throw new UncheckedIOException("cannot read " + file, e);
-      }
-    }
-
-    private static byte[] readAll(InputStream in) {
-      try {
-        return in.readAllBytes();
-      } catch (IOException e) {
-        throw new UncheckedIOException(e);
-      }
     }
 
     /**
@@ -622,18 +419,9 @@ public final class PredictClient implements AutoCloseable {
      */
     public PredictClient build() {
       ArrowSupport.checkJvm();
-      ManagedChannelBuilder<?> channelBuilder =
-          Grpc.newChannelBuilder(target, channelCredentials())
-              .maxInboundMessageSize(maxInboundMessageBytes)
-              .defaultServiceConfig(serviceConfig)
-              .enableRetry();
-      if (authority != null) {
-        channelBuilder.overrideAuthority(authority);
-      }
-      ManagedChannel managed = channelBuilder.build();
-      Channel channel = ClientInterceptors.intercept(managed, interceptors);
+      ManagedChannel managed = channelConfig.newChannel(target);
       return new PredictClient(
-          channel,
+          ClientInterceptors.intercept(managed, interceptors),
           managed,
           newClientAllocator(allocator),
           new StreamSettings(maxChunkBytes, resumeAttempts, maxReplayBytes),

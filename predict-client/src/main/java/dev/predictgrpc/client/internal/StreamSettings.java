@@ -3,8 +3,22 @@
  */
 package dev.predictgrpc.client.internal;
 
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
+
 /** How a client streams: chunk size and resume behaviour. Immutable, thread-safe. */
 public final class StreamSettings {
+  /** How often a stream may resume unless the client is told otherwise. */
+  public static final int DEFAULT_RESUME_ATTEMPTS = 3;
+
+  /** The replay buffer's size unless the client is told otherwise. */
+  public static final long DEFAULT_MAX_REPLAY_BYTES = 64L << 20;
+
+  private static final StreamSettings DEFAULTS =
+      new StreamSettings(
+          ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES,
+          DEFAULT_RESUME_ATTEMPTS,
+          DEFAULT_MAX_REPLAY_BYTES);
+
   private final int maxChunkBytes;
   private final int resumeAttempts;
   private final long maxReplayBytes;
@@ -18,6 +32,11 @@ public final class StreamSettings {
     this.maxChunkBytes = maxChunkBytes;
     this.resumeAttempts = resumeAttempts;
     this.maxReplayBytes = maxReplayBytes;
+  }
+
+  /** The settings of a client built without a builder. */
+  public static StreamSettings defaults() {
+    return DEFAULTS;
   }
 
   public int maxChunkBytes() {

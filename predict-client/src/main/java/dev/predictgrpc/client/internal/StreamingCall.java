@@ -4,22 +4,13 @@
 package dev.predictgrpc.client.internal;
 
 import com.google.protobuf.ByteString;
-import dev.predictgrpc.api.v1.PredictStreamRequest;
-import dev.predictgrpc.api.v1.PredictStreamResponse;
-import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.api.v1.StreamHeader;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
-import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import dev.predictgrpc.client.internal.Attempt.Inbound;
 import dev.predictgrpc.common.PredictException;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
-import io.grpc.stub.ClientCallStreamObserver;
-import io.grpc.stub.ClientCalls;
-import io.grpc.stub.ClientResponseObserver;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -49,6 +40,10 @@ import org.jspecify.annotations.Nullable;
  * only the unanswered batches again. Results already delivered are not repeated, so the caller
  * sees every result exactly once and in order. Each attempt's result stream is decoded afresh.
  *
+ * <p><b>Parts.</b> Each gRPC call is an {@code Attempt}, which tags what it receives with itself;
+ * the encoder and the replay buffer form the {@code Upload}. This class owns the lock, the flags
+ * and the reader's state, and decides when to resume.
+ *
  * <p><b>Threads.</b> gRPC callbacks run on the channel's executor, one at a time per attempt.
  * Upload state is guarded by {@code lock}: writes come from one caller thread or, in pull mode,
  * from onReady callbacks and the reader thread (which resumes pumping when results free replay
@@ -60,7 +55,6 @@ public final class StreamingCall {
   static final int PREFETCH = 4;
 
   private static final Logger logger = Logger.getLogger(StreamingCall.class.getName());
-  private static final Object END = new Object();
 
   private final Channel channel;
   private final CallOptions options;
@@ -70,6 +64,7 @@ public final class StreamingCall {
   private final @Nullable BatchSource source;
   private final LinkedBlockingQueue<Inbound> inbound = new LinkedBlockingQueue<>();
   private final Object lock = new Object();
+  private final Attempt.Listener events = new Events();
 
   private volatile Attempt attempt;
   private volatile @Nullable Throwable uploadFailure;
@@ -79,15 +74,8 @@ public final class StreamingCall {
   /** True once this side cancelled; a CANCELLED status is then ours, not a dying server's. */
   private volatile boolean cancelledHere;
 
-  // Upload state: guarded by lock.
-  private @Nullable ArrowChunkEncoder encoder;
-  private final List<ByteString> startChunks = new ArrayList<>();
-  private final List<ByteString> endChunks = new ArrayList<>();
-  private final ArrayDeque<List<ByteString>> replay = new ArrayDeque<>();
-  private List<ByteString> collecting = new ArrayList<>();
-  private long replayBytes;
-  private long batchesSent;
-  private boolean inputComplete;
+  // Upload state: guarded by lock (the Upload, and the Attempt's senders, rely on it).
+  private final Upload upload;
   private boolean closed;
 
   // Download state: reader thread only.
@@ -110,6 +98,7 @@ public final class StreamingCall {
     this.settings = settings;
     this.header = header;
     this.source = source;
+    this.upload = new Upload(settings);
     this.decoder = newDecoder();
   }
 
@@ -154,10 +143,10 @@ public final class StreamingCall {
     checkPushMode();
     synchronized (lock) {
       awaitWritableLocked();
-      if (inputComplete) {
+      if (upload.inputComplete()) {
         throw new IllegalStateException("the input was already completed");
       }
-      writeLocked(batch, dictionaries);
+      upload.write(attempt, batch, dictionaries);
     }
   }
 
@@ -165,8 +154,8 @@ public final class StreamingCall {
   public void completeInput() {
     checkPushMode();
     synchronized (lock) {
-      if (!inputComplete && !finished) {
-        completeInputLocked();
+      if (!upload.inputComplete() && !finished) {
+        upload.complete(attempt);
       }
     }
   }
@@ -194,7 +183,7 @@ public final class StreamingCall {
         if (item.payload instanceof ByteString) {
           item.attempt.requests.request(1);
           decoder.append((ByteString) item.payload);
-        } else if (item.payload == END) {
+        } else if (item.payload == Attempt.END) {
           decoder.finish();
           checkResultCount();
           endResults();
@@ -280,7 +269,7 @@ public final class StreamingCall {
       closed = true;
       finished = true;
       lock.notifyAll();
-      replay.clear();
+      upload.clear();
     }
     cancel("the client closed the stream", null);
     inbound.clear();
@@ -293,18 +282,18 @@ public final class StreamingCall {
   /** Pull mode: writes batches from the source while the transport and replay buffer allow. */
   private void pump(Attempt from) {
     synchronized (lock) {
-      if (from != attempt || inputComplete || finished || closed || from.closed) {
+      if (from != attempt || upload.inputComplete() || finished || closed || from.closed) {
         return;
       }
       try {
         from.sendHeaderOnce();
-        while (from.requests.isReady() && replayHasRoom()) {
+        while (from.requests.isReady() && upload.hasRoom()) {
           VectorSchemaRoot batch = source.next();
           if (batch == null) {
-            completeInputLocked();
+            upload.complete(from);
             return;
           }
-          writeLocked(batch, source.dictionaries());
+          upload.write(from, batch, source.dictionaries());
         }
       } catch (Throwable t) {
         uploadFailure = t;
@@ -312,47 +301,6 @@ public final class StreamingCall {
         from.cancel("the client's input failed", t);
       }
     }
-  }
-
-  private void writeLocked(VectorSchemaRoot batch, @Nullable DictionaryProvider dictionaries) {
-    if (encoder == null) {
-      encoder =
-          ArrowChunkEncoder.create(batch.getSchema(), dictionaries, settings.maxChunkBytes(), this::emit);
-      collecting = startChunks;
-      encoder.writeStart();
-    }
-    List<ByteString> chunks = new ArrayList<>();
-    collecting = chunks;
-    encoder.writeBatch(batch);
-    if (settings.resumeAttempts() > 0) {
-      replay.add(chunks);
-      for (ByteString chunk : chunks) {
-        replayBytes += chunk.size();
-      }
-    }
-    batchesSent++;
-  }
-
-  private void completeInputLocked() {
-    attempt.sendHeaderOnce();
-    if (encoder != null) {
-      collecting = endChunks;
-      encoder.end();
-    }
-    // With no batch there is no schema to send: a stream of no chunks is a valid "no input", and
-    // the server answers with an empty output.
-    inputComplete = true;
-    attempt.requests.onCompleted();
-  }
-
-  /** The encoder's sink: records the chunk for replay and sends it on the current attempt. */
-  private void emit(ByteString chunk) {
-    collecting.add(chunk);
-    attempt.requests.onNext(PredictStreamRequest.newBuilder().setChunk(chunk).build());
-  }
-
-  private boolean replayHasRoom() {
-    return settings.resumeAttempts() == 0 || replayBytes < settings.maxReplayBytes();
   }
 
   /** Waits until a write may go out; the reader's resume or results wake us. */
@@ -363,7 +311,7 @@ public final class StreamingCall {
             Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
       }
       Attempt current = attempt;
-      if (!current.closed && current.requests.isReady() && replayHasRoom()) {
+      if (!current.closed && current.requests.isReady() && upload.hasRoom()) {
         return;
       }
       try {
@@ -384,12 +332,7 @@ public final class StreamingCall {
     resultsDelivered++;
     resultRows += rows;
     synchronized (lock) {
-      List<ByteString> answered = replay.poll();
-      if (answered != null) {
-        for (ByteString chunk : answered) {
-          replayBytes -= chunk.size();
-        }
-      }
+      upload.batchAnswered();
       lock.notifyAll();
     }
     if (source != null && answered(attempt)) {
@@ -418,7 +361,7 @@ public final class StreamingCall {
     logger.log(
         Level.INFO,
         "stream to model " + header.getModel().getName() + " failed (" + status + "); resuming with "
-            + replay.size() + " unanswered batches, attempt " + resumes);
+            + upload.unansweredBatches() + " unanswered batches, attempt " + resumes);
     // Let the load balancer notice the dead replica before the new call picks one.
     Thread.sleep(Math.min(1000, 50L << resumes));
     decoder.close();
@@ -428,19 +371,7 @@ public final class StreamingCall {
         return false;
       }
       attempt = newAttempt();
-      attempt.sendHeaderOnce();
-      if (encoder != null) {
-        attempt.sendAll(startChunks);
-        for (List<ByteString> batch : replay) {
-          attempt.sendAll(batch);
-        }
-        if (inputComplete) {
-          attempt.sendAll(endChunks);
-        }
-      }
-      if (inputComplete) {
-        attempt.requests.onCompleted();
-      }
+      upload.resendOn(attempt);
       lock.notifyAll();
     }
     return true;
@@ -449,7 +380,7 @@ public final class StreamingCall {
   private void checkResultCount() {
     long sent;
     synchronized (lock) {
-      sent = batchesSent;
+      sent = upload.batchesSent();
     }
     if (resultsDelivered != sent) {
       throw new PredictException(
@@ -479,88 +410,33 @@ public final class StreamingCall {
 
   /** Must hold {@code lock}: creates and starts the next gRPC call. */
   private Attempt newAttempt() {
-    Attempt next = new Attempt();
-    ClientCalls.asyncBidiStreamingCall(
-        channel.newCall(PredictionServiceGrpc.getPredictStreamMethod(), options), next);
-    return next;
+    return Attempt.start(channel, options, header, events);
   }
 
-  /** A received message or the end of one attempt, tagged with the attempt it belongs to. */
-  private static final class Inbound {
-    final Attempt attempt;
-    final Object payload;
-
-    Inbound(Attempt attempt, Object payload) {
-      this.attempt = attempt;
-      this.payload = payload;
-    }
-  }
-
-  /** One gRPC call of this stream. */
-  private final class Attempt
-      implements ClientResponseObserver<PredictStreamRequest, PredictStreamResponse> {
-    volatile ClientCallStreamObserver<PredictStreamRequest> requests;
-    volatile boolean closed;
-    private boolean headerSent;
-
+  /** Routes each attempt's callbacks to this stream; runs on gRPC's callback thread. */
+  private final class Events implements Attempt.Listener {
     @Override
-    public void beforeStart(ClientCallStreamObserver<PredictStreamRequest> requestStream) {
-      this.requests = requestStream;
-      requestStream.disableAutoRequestWithInitial(PREFETCH);
-      requestStream.setOnReadyHandler(this::onReady);
+    public void onModelVersion(String version) {
+      answeredVersion = version;
     }
 
     @Override
-    public void onNext(PredictStreamResponse response) {
-      if (response.hasHeader()) {
-        answeredVersion = response.getHeader().getModel().getVersion();
-        requests.request(1); // The header is consumed here, not by the reader.
-      } else {
-        inbound.add(new Inbound(this, response.getChunk()));
-      }
+    public void onInbound(Inbound item) {
+      inbound.add(item);
     }
 
     @Override
-    public void onError(Throwable t) {
-      closed = true;
-      inbound.add(new Inbound(this, t));
-      wakeWriters();
-    }
-
-    @Override
-    public void onCompleted() {
-      closed = true;
-      inbound.add(new Inbound(this, END));
-      wakeWriters();
-    }
-
-    private void onReady() {
+    public void onReady(Attempt ready) {
       if (source != null) {
-        pump(this);
+        pump(ready);
       } else {
         wakeWriters();
       }
     }
 
-    /** Must hold {@code lock}. */
-    void sendHeaderOnce() {
-      if (!headerSent) {
-        requests.onNext(PredictStreamRequest.newBuilder().setHeader(header).build());
-        headerSent = true;
-      }
-    }
-
-    /** Must hold {@code lock}. */
-    void sendAll(List<ByteString> chunks) {
-      for (ByteString chunk : chunks) {
-        requests.onNext(PredictStreamRequest.newBuilder().setChunk(chunk).build());
-      }
-    }
-
-    void cancel(String message, @Nullable Throwable cause) {
-      if (!closed && requests != null) {
-        requests.cancel(message, cause);
-      }
+    @Override
+    public void onClosed() {
+      wakeWriters();
     }
 
     private void wakeWriters() {

@@ -1,0 +1,113 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.client.internal;
+
+import com.google.protobuf.ByteString;
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * What a stream has sent: encodes input batches into chunks, sends them on an {@link Attempt}, and
+ * keeps in a {@link ReplayBuffer} what a new attempt must be sent again after a resume.
+ *
+ * <p>Not thread-safe: this is the stream's upload state, and every method must be called holding
+ * the stream's upload lock. That lock is also what serializes sends on the attempt, and it makes
+ * the attempt passed in the current one for as long as a method runs.
+ */
+final class Upload {
+  private final StreamSettings settings;
+  private final ReplayBuffer replay;
+  private @Nullable ArrowChunkEncoder encoder;
+  /** The attempt the encoder's chunks go to: the one passed to the method running now. */
+  private @Nullable Attempt target;
+  private long batchesSent;
+  private boolean inputComplete;
+
+  Upload(StreamSettings settings) {
+    this.settings = settings;
+    this.replay = new ReplayBuffer(settings);
+  }
+
+  /**
+   * Encodes {@code batch} and sends its chunks on {@code to}, preceded on the first batch by the
+   * schema and dictionaries. The caller retains ownership of {@code batch}; it is not retained.
+   */
+  void write(Attempt to, VectorSchemaRoot batch, @Nullable DictionaryProvider dictionaries) {
+    target = to;
+    if (encoder == null) {
+      encoder =
+          ArrowChunkEncoder.create(
+              batch.getSchema(), dictionaries, settings.maxChunkBytes(), this::emit);
+      replay.collectStart();
+      encoder.writeStart();
+    }
+    replay.collectBatch();
+    encoder.writeBatch(batch);
+    replay.batchSent();
+    batchesSent++;
+  }
+
+  /** Ends the input on {@code to}: the end-of-stream chunks, then half-close. */
+  void complete(Attempt to) {
+    target = to;
+    to.sendHeaderOnce();
+    if (encoder != null) {
+      replay.collectEnd();
+      encoder.end();
+    }
+    // With no batch there is no schema to send: a stream of no chunks is a valid "no input", and
+    // the server answers with an empty output.
+    inputComplete = true;
+    to.requests.onCompleted();
+  }
+
+  /**
+   * Sends {@code to}, a new attempt, everything the server needs to carry on: the header, the
+   * schema, every unanswered batch and, if the input is complete, its end.
+   */
+  void resendOn(Attempt to) {
+    to.sendHeaderOnce();
+    if (encoder != null) {
+      replay.replayTo(to, inputComplete);
+    }
+    if (inputComplete) {
+      to.requests.onCompleted();
+    }
+  }
+
+  /** The oldest unanswered batch got its result; frees its replay space. */
+  void batchAnswered() {
+    replay.batchAnswered();
+  }
+
+  /** Whether the replay buffer can take another batch. */
+  boolean hasRoom() {
+    return replay.hasRoom();
+  }
+
+  boolean inputComplete() {
+    return inputComplete;
+  }
+
+  long batchesSent() {
+    return batchesSent;
+  }
+
+  int unansweredBatches() {
+    return replay.unansweredBatches();
+  }
+
+  /** Drops what was kept for a resume; the stream is closing. */
+  void clear() {
+    replay.clear();
+  }
+
+  /** The encoder's sink: records the chunk for replay and sends it on the current attempt. */
+  private void emit(ByteString chunk) {
+    replay.record(chunk);
+    target.send(chunk);
+  }
+}
