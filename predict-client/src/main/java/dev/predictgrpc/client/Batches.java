@@ -8,8 +8,11 @@ import static java.util.Objects.requireNonNull;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.BiFunction;
 import java.util.function.Function;
+import java.util.function.ObjIntConsumer;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.FieldVector;
@@ -62,77 +65,27 @@ public final class Batches {
 
     /** Adds a float32 column. */
     public Builder float32(String name, float[] values) {
-      return add(
-          name,
-          values.length,
-          n -> {
-            Float4Vector v = new Float4Vector(n, allocator);
-            v.allocateNew(values.length);
-            for (int i = 0; i < values.length; i++) {
-              v.set(i, values[i]);
-            }
-            return v;
-          });
+      return fixed(name, values.length, Float4Vector::new, (v, i) -> v.set(i, values[i]));
     }
 
     /** Adds a float64 column. */
     public Builder float64(String name, double[] values) {
-      return add(
-          name,
-          values.length,
-          n -> {
-            Float8Vector v = new Float8Vector(n, allocator);
-            v.allocateNew(values.length);
-            for (int i = 0; i < values.length; i++) {
-              v.set(i, values[i]);
-            }
-            return v;
-          });
+      return fixed(name, values.length, Float8Vector::new, (v, i) -> v.set(i, values[i]));
     }
 
     /** Adds an int32 column. */
     public Builder int32(String name, int[] values) {
-      return add(
-          name,
-          values.length,
-          n -> {
-            IntVector v = new IntVector(n, allocator);
-            v.allocateNew(values.length);
-            for (int i = 0; i < values.length; i++) {
-              v.set(i, values[i]);
-            }
-            return v;
-          });
+      return fixed(name, values.length, IntVector::new, (v, i) -> v.set(i, values[i]));
     }
 
     /** Adds an int64 column. */
     public Builder int64(String name, long[] values) {
-      return add(
-          name,
-          values.length,
-          n -> {
-            BigIntVector v = new BigIntVector(n, allocator);
-            v.allocateNew(values.length);
-            for (int i = 0; i < values.length; i++) {
-              v.set(i, values[i]);
-            }
-            return v;
-          });
+      return fixed(name, values.length, BigIntVector::new, (v, i) -> v.set(i, values[i]));
     }
 
     /** Adds a boolean column. */
     public Builder bool(String name, boolean[] values) {
-      return add(
-          name,
-          values.length,
-          n -> {
-            BitVector v = new BitVector(n, allocator);
-            v.allocateNew(values.length);
-            for (int i = 0; i < values.length; i++) {
-              v.set(i, values[i] ? 1 : 0);
-            }
-            return v;
-          });
+      return fixed(name, values.length, BitVector::new, (v, i) -> v.set(i, values[i] ? 1 : 0));
     }
 
     /** Adds a UTF-8 string column; null elements are null values. */
@@ -177,6 +130,25 @@ public final class Batches {
         vectors.forEach(FieldVector::close);
         vectors.clear();
       }
+    }
+
+    /** Adds a fixed-width column of {@code length} values, each set by {@code setter}. */
+    private <V extends BaseFixedWidthVector> Builder fixed(
+        String name,
+        int length,
+        BiFunction<String, BufferAllocator, V> create,
+        ObjIntConsumer<V> setter) {
+      return add(
+          name,
+          length,
+          n -> {
+            V vector = create.apply(n, allocator);
+            vector.allocateNew(length);
+            for (int i = 0; i < length; i++) {
+              setter.accept(vector, i);
+            }
+            return vector;
+          });
     }
 
     private Builder add(String name, int length, Function<String, FieldVector> create) {
