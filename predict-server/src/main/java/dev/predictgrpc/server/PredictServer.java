@@ -29,6 +29,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.arrow.memory.BufferAllocator;
 import org.jspecify.annotations.Nullable;
 
@@ -60,6 +61,7 @@ public final class PredictServer implements AutoCloseable {
   private final PredictService service;
   private final HealthStatusManager health;
   private final Duration shutdownGracePeriod;
+  private final AtomicBoolean shutdownStarted = new AtomicBoolean();
 
   private PredictServer(Builder builder, PredictService service) {
     this.service = service;
@@ -135,7 +137,10 @@ public final class PredictServer implements AutoCloseable {
    * and calls in progress run to completion. Returns at once.
    */
   public PredictServer shutdown() {
-    health.enterTerminalState();
+    // close() shuts down too; a second enterTerminalState() logs a warning with a stack trace.
+    if (shutdownStarted.compareAndSet(false, true)) {
+      health.enterTerminalState();
+    }
     server.shutdown();
     return this;
   }

@@ -146,7 +146,16 @@ public final class StreamingCall {
       if (upload.inputComplete()) {
         throw new IllegalStateException("the input was already completed");
       }
-      upload.write(attempt, batch, dictionaries);
+      try {
+        upload.write(attempt, batch, dictionaries);
+      } catch (IllegalStateException e) {
+        // gRPC refuses messages on a call this side cancelled ("call was cancelled"): a cancel()
+        // from another thread can land between the wait above and the send.
+        if (cancelledHere) {
+          throw new PredictException(Status.Code.CANCELLED, "the call was cancelled", e);
+        }
+        throw e;
+      }
     }
   }
 
@@ -309,6 +318,11 @@ public final class StreamingCall {
       if (finished) {
         throw new PredictException(
             Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
+      }
+      if (cancelledHere) {
+        // No resume follows a cancel from this side: nothing will make the call writable again,
+        // so do not wait for the reader to notice.
+        throw new PredictException(Status.Code.CANCELLED, "the call was cancelled");
       }
       Attempt current = attempt;
       if (!current.closed && current.requests.isReady() && upload.hasRoom()) {
