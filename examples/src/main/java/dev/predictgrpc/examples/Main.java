@@ -4,6 +4,7 @@
 package dev.predictgrpc.examples;
 
 import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.examples.bench.Bench;
 import dev.predictgrpc.examples.demo.Demo;
 import dev.predictgrpc.examples.score.Score;
 import dev.predictgrpc.examples.serve.Serve;
@@ -12,7 +13,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The examples' command line: {@code java -jar predict-grpc-examples.jar demo|serve|score ...}.
+ * The examples' command line: {@code java -jar predict-grpc-examples.jar demo|serve|score|bench
+ * ...}.
  */
 public final class Main {
   /** Held so the level sticks: java.util.logging keeps only weak references to loggers. */
@@ -46,13 +48,17 @@ public final class Main {
       case "score":
         status = Score.run(rest, System.out, System.err);
         break;
+      case "bench":
+        status = Bench.run(rest, System.out);
+        break;
       default:
         System.err.println(
             "usage: java -jar predict-grpc-examples.jar <command>\n"
                 + "  demo                                  serve the bundled iris model and score data\n"
                 + "  serve [--port P] NAME=model.onnx ...  serve ONNX models over gRPC\n"
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
-                + "                                        score a CSV or Arrow file on a server");
+                + "                                        score a CSV or Arrow file on a server\n"
+                + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON");
         status = command.equals("help") ? 0 : 2;
     }
     System.exit(status);

@@ -1,0 +1,96 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.examples.bench;
+
+import dev.predictgrpc.client.ModelRef;
+import dev.predictgrpc.client.PredictClient;
+import dev.predictgrpc.client.PredictionStream;
+import dev.predictgrpc.examples.bench.BenchModels.EchoModel;
+import dev.predictgrpc.examples.bench.BenchModels.ScoreModel;
+import dev.predictgrpc.server.PredictServer;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.function.Consumer;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.jspecify.annotations.Nullable;
+
+/** This library, used the way its README shows: PredictServer and PredictClient. */
+final class PredictGrpcBench {
+  private static final ModelRef SCORE = ModelRef.of("score");
+
+  private PredictGrpcBench() {}
+
+  static RunningServer serve(BufferAllocator allocator) throws IOException {
+    PredictServer server =
+        PredictServer.builder(allocator)
+            .bindAddress("127.0.0.1")
+            .addModel(new EchoModel())
+            .addModel(new ScoreModel())
+            .shutdownGracePeriod(Duration.ofSeconds(2))
+            .build()
+            .start();
+    return RunningServer.of(server.port(), server);
+  }
+
+  static final class Client implements BenchClient {
+    private final BenchTable table;
+    private final PredictClient client;
+    private final VectorSchemaRoot oneRow;
+
+    Client(int port, BufferAllocator allocator, BenchTable table) {
+      this.table = table;
+      this.client = PredictClient.builder("127.0.0.1:" + port, allocator).build();
+      this.oneRow = table.firstRow(allocator);
+    }
+
+    @Override
+    public long stream(String model, long rows) {
+      long received = 0;
+      try (PredictionStream results =
+          client.predictStream(ModelRef.of(model), table.batches(rows))) {
+        while (results.next()) {
+          VectorSchemaRoot batch = results.root();
+          table.check(model, batch);
+          received += batch.getRowCount();
+        }
+      } finally {
+        table.restore();
+      }
+      return received;
+    }
+
+    @Override
+    public void unary() {
+      try (VectorSchemaRoot output = client.predict(SCORE, oneRow)) {
+        table.checkScore(0, ((Float4Vector) output.getVector(0)).get(0));
+      }
+    }
+
+    @Override
+    public void unaryAsync(Consumer<@Nullable Throwable> done) {
+      client
+          .predictAsync(SCORE, oneRow)
+          .whenComplete(
+              (output, error) -> {
+                Throwable failure = error;
+                if (output != null) {
+                  try (output) {
+                    table.checkScore(0, ((Float4Vector) output.getVector(0)).get(0));
+                  } catch (RuntimeException e) {
+                    failure = e;
+                  }
+                }
+                done.accept(failure);
+              });
+    }
+
+    @Override
+    public void close() {
+      oneRow.close();
+      client.close();
+    }
+  }
+}

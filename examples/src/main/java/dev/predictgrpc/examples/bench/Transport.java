@@ -1,0 +1,80 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.examples.bench;
+
+import java.util.List;
+import java.util.Locale;
+import org.apache.arrow.memory.BufferAllocator;
+
+/** The transports compared, each with its server (run in a child JVM) and its client. */
+enum Transport {
+  PREDICT_GRPC("predict-grpc", "this library: PredictStream / Predict"),
+  FLIGHT("flight", "Arrow Flight DoExchange (flight-core 19, defaults)"),
+  GRPC_BYTES("grpc-bytes", "bare grpc-java, byte[] marshaller: bidi 1 MiB messages / unary"),
+  REST_JSON("rest-json", "JDK HttpServer + Jackson, JSON column arrays, HttpClient HTTP/1.1");
+
+  private final String label;
+  private final String description;
+
+  Transport(String label, String description) {
+    this.label = label;
+    this.description = description;
+  }
+
+  String label() {
+    return label;
+  }
+
+  String description() {
+    return description;
+  }
+
+  boolean hasUnary() {
+    return this != FLIGHT;
+  }
+
+  /** Extra flags for this transport's server JVM. */
+  List<String> serverFlags() {
+    // Without TCP_NODELAY the JDK HttpServer holds small responses back for ~40 ms.
+    return this == REST_JSON ? List.of("-Dsun.net.httpserver.nodelay=true") : List.of();
+  }
+
+  RunningServer serve(BufferAllocator allocator) throws Exception {
+    switch (this) {
+      case PREDICT_GRPC:
+        return PredictGrpcBench.serve(allocator);
+      case FLIGHT:
+        return FlightBench.serve(allocator);
+      case GRPC_BYTES:
+        return GrpcBytesBench.serve(allocator);
+      case REST_JSON:
+        return RestJsonBench.serve();
+    }
+    throw new AssertionError(this);
+  }
+
+  BenchClient connect(int port, BufferAllocator allocator, BenchTable table) {
+    switch (this) {
+      case PREDICT_GRPC:
+        return new PredictGrpcBench.Client(port, allocator, table);
+      case FLIGHT:
+        return new FlightBench.Client(port, allocator, table);
+      case GRPC_BYTES:
+        return new GrpcBytesBench.Client(port, allocator, table);
+      case REST_JSON:
+        return new RestJsonBench.Client(port, table);
+    }
+    throw new AssertionError(this);
+  }
+
+  static Transport parse(String label) {
+    for (Transport transport : values()) {
+      if (transport.label.equals(label.toLowerCase(Locale.ROOT))) {
+        return transport;
+      }
+    }
+    throw new IllegalArgumentException(
+        "transport: " + label + " (expected: predict-grpc, flight, grpc-bytes or rest-json)");
+  }
+}
