@@ -54,6 +54,9 @@ public final class ArrowChunkEncoder {
   /** The default chunk size: 1 MiB, a quarter of gRPC's default 4 MiB inbound message limit. */
   public static final int DEFAULT_MAX_CHUNK_BYTES = 1 << 20;
 
+  /** Room for a record batch's metadata when sizing chunk arrays; more is handled, just chunked. */
+  private static final long METADATA_ALLOWANCE_BYTES = 4096;
+
   /** Below this, chunking would turn a stream into a flood of tiny messages. */
   static final int MIN_CHUNK_BYTES = 64;
 
@@ -163,6 +166,8 @@ public final class ArrowChunkEncoder {
       writeSchemaOnce();
       writeDictionariesOnce();
       try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
+        // The flatbuffer header is small (tens of bytes per column); the body dominates.
+        chunks.expect(batch.computeBodyLength() + METADATA_ALLOWANCE_BYTES);
         MessageSerializer.serialize(out, batch, option);
       }
     } catch (IOException e) {

@@ -58,11 +58,11 @@ final class ChunkQueue {
   long copyTo(ArrowBuf target, long targetOffset, long max) {
     ByteString head = chunks.peekFirst();
     int n = (int) Math.min(max, head.size() - offset);
-    for (ByteBuffer piece : head.substring(offset, offset + n).asReadOnlyByteBufferList()) {
-      int pieceLength = piece.remaining();
-      target.setBytes(targetOffset, piece);
-      targetOffset += pieceLength;
-    }
+    // Copy into a direct view of the Arrow buffer: ByteString.copyTo(ByteBuffer) then moves each
+    // piece with one bulk copy. ArrowBuf.setBytes(long, ByteBuffer) would see read-only heap pieces
+    // as array-less and copy them 8 bytes at a time with bounds checks: measured as 36-39% of all
+    // streaming CPU on both sides before this change (see examples/.../bench/RESULTS.md).
+    head.substring(offset, offset + n).copyTo(target.nioBuffer(targetOffset, n));
     advance(head, n);
     return n;
   }

@@ -50,6 +50,8 @@ import org.jspecify.annotations.Nullable;
  */
 public abstract class ModelService {
 
+  private volatile @Nullable String defaultName;
+
   /** Creates a model. Heavy initialisation belongs in {@link #start()}. */
   protected ModelService() {}
 
@@ -71,6 +73,16 @@ public abstract class ModelService {
    * without a trailing {@code Model} ({@code IrisClassifierModel} is {@code iris-classifier}).
    */
   public String name() {
+    // The server asks for the name on every call; derive it once.
+    String name = defaultName;
+    if (name == null) {
+      name = defaultName();
+      defaultName = name;
+    }
+    return name;
+  }
+
+  private String defaultName() {
     String simple = getClass().getSimpleName();
     if (simple.endsWith("Model") && simple.length() > "Model".length()) {
       simple = simple.substring(0, simple.length() - "Model".length());
