@@ -51,6 +51,9 @@ public final class Main {
       case "bench":
         status = Bench.run(rest, System.out);
         break;
+      case "bench-batching":
+        status = dev.predictgrpc.examples.batching.BenchBatching.run(rest, System.out, System.err);
+        break;
       default:
         System.err.println(
             "usage: java -jar predict-grpc-examples.jar <command>\n"

@@ -35,6 +35,8 @@ import org.jspecify.annotations.Nullable;
  *
  * <p><b>Threading.</b> One instance serves concurrent calls; implementations must be thread-safe.
  * Calls of one stream are made one at a time, in batch order, but possibly on different threads.
+ * A model hosted with {@link Batching} receives merged batches one at a time from a dispatcher
+ * thread of its own, and the requests that are not merged on the callers' threads.
  *
  * <p><b>Arrow ownership.</b> {@code input} is borrowed for the duration of {@code predict}: do not
  * close it or keep it. Allocate the result from {@link PredictContext#allocator()}; ownership of

@@ -15,6 +15,12 @@ import org.jspecify.annotations.Nullable;
  * <p>One context serves one call (a unary request or a whole stream). Its methods are safe to call
  * from any thread; {@link #isCancelled()} may be polled during long computations to stop early.
  *
+ * <p>With {@link Batching}, a model call that serves several merged requests gets a context of its
+ * own: a fresh allocator for the batch, the callers' (equal) parameters, the first caller's
+ * principal, the latest of the callers' deadlines (none if one has none), cancelled only once
+ * every caller has cancelled, and {@link #batchIndex()} counting the model's merged batches. A
+ * batch holding a single request gets that caller's own context.
+ *
  * @since 0.1
  */
 public interface PredictContext {

@@ -20,8 +20,10 @@ import io.grpc.ServerInterceptor;
 import io.grpc.ServerInterceptors;
 import io.grpc.health.v1.HealthCheckResponse.ServingStatus;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
+import io.grpc.opentelemetry.GrpcOpenTelemetry;
 import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
+import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -81,6 +83,9 @@ public final class PredictServer implements AutoCloseable {
     if (builder.executor != null) {
       netty.executor(builder.executor);
     }
+    if (builder.openTelemetry != null) {
+      GrpcOpenTelemetry.newBuilder().sdk(builder.openTelemetry).build().configureServerBuilder(netty);
+    }
     builder.extraServices.forEach(netty::addService);
     this.server = netty.build();
   }
@@ -130,6 +135,14 @@ public final class PredictServer implements AutoCloseable {
   /** The prediction service this server hosts, for its statistics and memory figures. */
   public PredictService service() {
     return service;
+  }
+
+  /**
+   * A snapshot of every hosted model version's statistics, by name then version; see {@link
+   * PredictService#statistics()}.
+   */
+  public List<ModelStats> statistics() {
+    return service.statistics();
   }
 
   /**
@@ -203,6 +216,7 @@ public final class PredictServer implements AutoCloseable {
     private byte @Nullable [] privateKey;
     private byte @Nullable [] trustedClientCertificates;
     private boolean openHealthChecks = true;
+    private @Nullable OpenTelemetry openTelemetry;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -227,6 +241,27 @@ public final class PredictServer implements AutoCloseable {
     /** Hosts a model; the server starts it on {@link #build()} and closes it on close. */
     public Builder addModel(ModelService model) {
       serviceBuilder.addModel(model);
+      return this;
+    }
+
+    /**
+     * Hosts a model with dynamic batching; see {@link PredictService.Builder#addModel(ModelService,
+     * Batching)}.
+     */
+    public Builder addModel(ModelService model, Batching batching) {
+      serviceBuilder.addModel(model, batching);
+      return this;
+    }
+
+    /**
+     * Records metrics through {@code openTelemetry} (the application provides the SDK and
+     * exporter): gRPC's own RPC metrics ({@code grpc.server.call.started}, {@code
+     * grpc.server.call.duration}, message sizes; see {@code GrpcOpenTelemetry}) and the per-model
+     * metrics of {@link PredictService.Builder#openTelemetry}. Default: none.
+     */
+    public Builder openTelemetry(OpenTelemetry openTelemetry) {
+      this.openTelemetry = requireNonNull(openTelemetry, "openTelemetry");
+      serviceBuilder.openTelemetry(openTelemetry);
       return this;
     }
 

@@ -6,14 +6,21 @@ package dev.predictgrpc.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.common.ArrowSupport;
+import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.internal.CallIdentity;
 import dev.predictgrpc.server.internal.ModelRegistry;
 import dev.predictgrpc.server.internal.PredictionServiceImpl;
+import dev.predictgrpc.server.internal.ServedModels;
+import dev.predictgrpc.server.internal.StatsSnapshot;
 import io.grpc.BindableService;
 import io.grpc.ServerInterceptors;
 import io.grpc.ServerServiceDefinition;
+import io.opentelemetry.api.OpenTelemetry;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.logging.Level;
 import java.util.logging.Logger;
 import org.apache.arrow.memory.BufferAllocator;
@@ -35,6 +42,11 @@ import org.jspecify.annotations.Nullable;
  * service's allocator, so close the service only after the gRPC server serving it has terminated.
  * {@link PredictServer} does all of this for you.
  *
+ * <p>Models added with {@link Batching} have their concurrent requests merged into one model call
+ * (see {@link Batching}). Every model's statistics are available from {@link #statistics()}, from
+ * the {@code GetModelStatistics} RPC, and as OpenTelemetry metrics when {@link
+ * Builder#openTelemetry} is set.
+ *
  * <p>This class is thread-safe.
  *
  * @since 0.1
@@ -42,19 +54,26 @@ import org.jspecify.annotations.Nullable;
 public final class PredictService implements BindableService, AutoCloseable {
   private static final Logger logger = Logger.getLogger(PredictService.class.getName());
 
+  /**
+   * How long {@link #close()} lets a model finish a merged batch it is scoring, and calls that are
+   * unwinding release their memory.
+   */
+  private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
+
   private final ModelRegistry registry;
+  private final ServedModels served;
   private final BufferAllocator allocator;
   private final ServerLimits limits;
   private final PredictionServiceImpl impl;
   private final CallIdentity identity;
   private boolean closed;
 
-  private PredictService(
-      ModelRegistry registry, BufferAllocator allocator, Builder builder) {
-    this.registry = registry;
+  private PredictService(ServedModels served, BufferAllocator allocator, Builder builder) {
+    this.registry = served.registry();
+    this.served = served;
     this.allocator = allocator;
     this.limits = builder.limits;
-    this.impl = new PredictionServiceImpl(registry, allocator, limits, builder.authorizer);
+    this.impl = new PredictionServiceImpl(served, allocator, limits, builder.authorizer);
     this.identity = new CallIdentity(builder.authenticator);
   }
 
@@ -105,8 +124,50 @@ public final class PredictService implements BindableService, AutoCloseable {
   }
 
   /**
-   * Closes every model and releases the service's allocator. Call it after the gRPC server has
-   * terminated. Idempotent; throws nothing (failures are logged).
+   * A snapshot of every hosted model version's statistics since the service was built, by name
+   * then version (oldest first).
+   */
+  public List<ModelStats> statistics() {
+    List<ModelStats> stats = new ArrayList<>();
+    served.statistics().forEach(s -> stats.add(toModelStats(s)));
+    return stats;
+  }
+
+  /**
+   * A snapshot of one model version's statistics.
+   *
+   * @param version the version, or empty for the latest (as in a request)
+   * @throws PredictException NOT_FOUND if no such model or version is hosted
+   */
+  public ModelStats statistics(String name, String version) {
+    requireNonNull(name, "name");
+    requireNonNull(version, "version");
+    return toModelStats(served.statistics(registry.resolve(name, version)));
+  }
+
+  private static ModelStats toModelStats(StatsSnapshot s) {
+    return new ModelStats(
+        s.modelName(),
+        s.modelVersion(),
+        s.batching(),
+        s.requests(),
+        s.rows(),
+        s.errors(),
+        Math.max(0, s.inFlight()),
+        Math.max(0, s.queued()),
+        toHistogram(s.batchSize()),
+        toHistogram(s.queueMicros()),
+        toHistogram(s.computeMicros()));
+  }
+
+  private static ModelStats.Histogram toHistogram(StatsSnapshot.Histogram h) {
+    return new ModelStats.Histogram(h.upperBounds(), h.counts(), h.sum(), h.min(), h.max());
+  }
+
+  /**
+   * Stops batching (requests still waiting for a batch fail with UNAVAILABLE), closes every model
+   * and releases the service's allocator. Call it after the gRPC server has terminated.
+   * Idempotent; throws nothing (failures are logged).
    */
   @Override
   public synchronized void close() {
@@ -114,6 +175,15 @@ public final class PredictService implements BindableService, AutoCloseable {
       return;
     }
     closed = true;
+    served.close(DRAIN_TIMEOUT);
+    try {
+      if (!impl.awaitCallsReleased(DRAIN_TIMEOUT)) {
+        logger.warning("calls still held Arrow memory " + DRAIN_TIMEOUT.toSeconds()
+            + " s after the service began to close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
     for (ModelService model : registry.all()) {
       closeQuietly(model);
     }
@@ -140,7 +210,9 @@ public final class PredictService implements BindableService, AutoCloseable {
   public static final class Builder {
     private final BufferAllocator allocator;
     private final List<ModelService> models = new ArrayList<>();
+    private final Map<ModelService, Batching> batching = new IdentityHashMap<>();
     private ServerLimits limits = ServerLimits.defaults();
+    private @Nullable OpenTelemetry openTelemetry;
     private @Nullable Authenticator authenticator;
     private Authorizer authorizer = Authorizer.allowAll();
 
@@ -154,6 +226,38 @@ public final class PredictService implements BindableService, AutoCloseable {
      */
     public Builder addModel(ModelService model) {
       models.add(requireNonNull(model, "model"));
+      return this;
+    }
+
+    /**
+     * Hosts a model with dynamic batching: concurrent requests to it are merged into one model call
+     * as {@code batching} says. The service takes ownership of the model as with {@link
+     * #addModel(ModelService)}.
+     *
+     * <p>The model is then called one merged batch at a time from a dispatcher thread of its own
+     * (requests that are not merged, see {@link Batching}, still run on the callers' threads). A
+     * merged call's {@link PredictContext} has its own allocator, the callers' (equal) parameters,
+     * the first caller's principal, the latest of their deadlines, and is cancelled only when every
+     * caller has cancelled.
+     */
+    public Builder addModel(ModelService model, Batching batching) {
+      requireNonNull(batching, "batching");
+      addModel(model);
+      this.batching.put(model, batching);
+      return this;
+    }
+
+    /**
+     * Publishes per-model metrics through {@code openTelemetry} (the application provides the SDK
+     * and exporter): counters {@code predictgrpc.model.requests}, {@code .rows}, {@code .errors};
+     * gauges {@code predictgrpc.model.in_flight} and {@code .queued}; histograms {@code
+     * predictgrpc.model.batch.size}, {@code .queue.duration} and {@code .compute.duration}, each
+     * with the attributes {@code model.name} and {@code model.version}. Default: none. For gRPC's
+     * own RPC metrics on a server you build yourself, configure {@code
+     * io.grpc.opentelemetry.GrpcOpenTelemetry} on it; {@link PredictServer} does both.
+     */
+    public Builder openTelemetry(OpenTelemetry openTelemetry) {
+      this.openTelemetry = requireNonNull(openTelemetry, "openTelemetry");
       return this;
     }
 
@@ -205,7 +309,17 @@ public final class PredictService implements BindableService, AutoCloseable {
         }
       }
       BufferAllocator child = allocator.newChildAllocator("predict-service", 0, Long.MAX_VALUE);
-      return new PredictService(registry, child, this);
+      ServedModels served;
+      try {
+        served =
+            new ServedModels(
+                registry, batching, child, limits.maxCallMemoryBytes(), openTelemetry);
+      } catch (RuntimeException e) {
+        child.close();
+        started.forEach(PredictService::closeQuietly);
+        throw e;
+      }
+      return new PredictService(served, child, this);
     }
   }
 }

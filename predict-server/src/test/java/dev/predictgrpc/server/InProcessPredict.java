@@ -21,10 +21,16 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import io.opentelemetry.api.OpenTelemetry;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import org.apache.arrow.memory.BufferAllocator;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A {@link PredictService} mounted on an in-process gRPC server, with a channel to it and the raw
@@ -42,15 +48,23 @@ final class InProcessPredict implements AutoCloseable {
   final PredictService service;
   private final Server server;
   private final ManagedChannel channel;
+  private final @Nullable ExecutorService serverExecutor;
 
-  private InProcessPredict(BufferAllocator allocator, PredictService service) {
+  private InProcessPredict(
+      BufferAllocator allocator, PredictService service, @Nullable ExecutorService serverExecutor) {
     this.allocator = allocator;
     this.service = service;
+    this.serverExecutor = serverExecutor;
     String name = InProcessServerBuilder.generateName();
     try {
+      InProcessServerBuilder builder = InProcessServerBuilder.forName(name);
+      if (serverExecutor == null) {
+        builder.directExecutor();
+      } else {
+        builder.executor(serverExecutor);
+      }
       this.server =
-          InProcessServerBuilder.forName(name)
-              .directExecutor()
+          builder
               .maxInboundMessageSize(service.limits().maxInboundMessageBytes())
               .addService(service)
               .build()
@@ -182,13 +196,20 @@ final class InProcessPredict implements AutoCloseable {
       awaitCallMemoryReleased();
     } finally {
       service.close();
+      if (serverExecutor != null) {
+        serverExecutor.shutdownNow();
+      }
     }
   }
 
   static final class Builder {
     private final BufferAllocator allocator;
     private final List<ModelService> models = new ArrayList<>();
+    private final Map<ModelService, Batching> batching = new IdentityHashMap<>();
     private ServerLimits limits = ServerLimits.defaults();
+    private @Nullable Authorizer authorizer;
+    private @Nullable OpenTelemetry openTelemetry;
+    private boolean threaded;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -196,6 +217,33 @@ final class InProcessPredict implements AutoCloseable {
 
     Builder model(ModelService model) {
       models.add(model);
+      return this;
+    }
+
+    Builder model(ModelService model, Batching batching) {
+      models.add(model);
+      this.batching.put(model, batching);
+      return this;
+    }
+
+    Builder authorizer(Authorizer authorizer) {
+      this.authorizer = authorizer;
+      return this;
+    }
+
+    Builder openTelemetry(OpenTelemetry openTelemetry) {
+      this.openTelemetry = openTelemetry;
+      return this;
+    }
+
+    /**
+     * Runs server calls on a thread pool, as a real server does, instead of on the client's
+     * thread. Needed where a test cancels a call whose server code is blocked: with direct
+     * executors that code runs inside the client's transport callback, and the in-process
+     * transport delivers the cancellation only once it returns.
+     */
+    Builder threaded() {
+      this.threaded = true;
       return this;
     }
 
@@ -209,8 +257,22 @@ final class InProcessPredict implements AutoCloseable {
       if (models.stream().noneMatch(m -> m.name().equals(GOOD_MODEL))) {
         service.addModel(TestModel.scale(GOOD_MODEL));
       }
-      models.forEach(service::addModel);
-      return new InProcessPredict(allocator, service.build());
+      for (ModelService model : models) {
+        Batching settings = batching.get(model);
+        if (settings == null) {
+          service.addModel(model);
+        } else {
+          service.addModel(model, settings);
+        }
+      }
+      if (authorizer != null) {
+        service.authorizer(authorizer);
+      }
+      if (openTelemetry != null) {
+        service.openTelemetry(openTelemetry);
+      }
+      return new InProcessPredict(
+          allocator, service.build(), threaded ? Executors.newCachedThreadPool() : null);
     }
   }
 }

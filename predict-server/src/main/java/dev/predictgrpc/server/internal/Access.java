@@ -15,6 +15,11 @@ final class Access {
     this.authorizer = authorizer;
   }
 
+  /** Whether the calling principal may call {@code model}. */
+  boolean allows(String model) {
+    return authorizer.isAllowed(CallIdentity.principal(), model);
+  }
+
   /**
    * @throws PredictException PERMISSION_DENIED if the calling principal may not call {@code model}
    */

@@ -92,4 +92,9 @@ final class CallContext implements PredictContext {
   String label() {
     return modelName + ":" + modelVersion;
   }
+
+  /** The gRPC context of the call: its deadline and cancellation. */
+  Context grpcContext() {
+    return grpcContext;
+  }
 }

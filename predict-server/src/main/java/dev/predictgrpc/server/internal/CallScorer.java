@@ -21,6 +21,7 @@ import org.jspecify.annotations.Nullable;
  * calls. Not thread-safe: one call's batches are scored one at a time.
  */
 final class CallScorer {
+  private final ServedModel served;
   private final ModelService model;
   private final CallContext context;
   private final InputSchemaCheck inputCheck;
@@ -29,8 +30,9 @@ final class CallScorer {
   private @Nullable ArrowChunkEncoder encoder;
   private long batches;
 
-  CallScorer(ModelService model, CallContext context, int maxChunkBytes, ChunkSink sink) {
-    this.model = model;
+  CallScorer(ServedModel served, CallContext context, int maxChunkBytes, ChunkSink sink) {
+    this.served = served;
+    this.model = served.model;
     this.context = context;
     this.inputCheck = new InputSchemaCheck(model.name(), model.inputSchema());
     this.maxChunkBytes = maxChunkBytes;
@@ -38,7 +40,9 @@ final class CallScorer {
   }
 
   /**
-   * Scores one input batch and hands its output chunks to the sink before returning.
+   * Scores one input batch (one request, in the statistics) and hands its output chunks to the
+   * sink before returning. With batching on, the model may score it together with other calls'
+   * batches; this call still gets exactly its own rows.
    *
    * <p>The caller retains ownership of {@code input}; it is not retained after this method
    * returns.
@@ -47,18 +51,26 @@ final class CallScorer {
     if (context.isCancelled()) {
       throw new PredictException(Status.Code.CANCELLED, "the call was cancelled");
     }
-    VectorSchemaRoot conformed = inputCheck.conform(input);
-    context.beginBatch(batches, dictionaries);
-    VectorSchemaRoot output = model.predict(context, conformed);
-    // An echo model hands back the batch we lent it; that one is not ours to close.
-    boolean borrowed = output == input || output == conformed;
+    ModelStatsRecorder stats = served.stats;
+    stats.requestStarted(input.getRowCount());
+    boolean ok = false;
     try {
-      checkOutput(output, input.getRowCount(), dictionaries);
-      encoder.writeBatch(output);
-    } finally {
-      if (output != null && !borrowed) {
-        output.close();
+      VectorSchemaRoot conformed = inputCheck.conform(input);
+      context.beginBatch(batches, dictionaries);
+      VectorSchemaRoot output = served.predict(context, conformed);
+      // An echo model hands back the batch we lent it; that one is not ours to close.
+      boolean borrowed = output == input || output == conformed;
+      try {
+        checkOutput(output, input.getRowCount(), dictionaries);
+        encoder.writeBatch(output);
+      } finally {
+        if (output != null && !borrowed) {
+          output.close();
+        }
       }
+      ok = true;
+    } finally {
+      stats.requestFinished(ok);
     }
     batches++;
   }

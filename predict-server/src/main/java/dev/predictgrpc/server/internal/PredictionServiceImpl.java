@@ -4,11 +4,16 @@
 package dev.predictgrpc.server.internal;
 
 import com.google.protobuf.ByteString;
+import dev.predictgrpc.api.v1.BatchingSettings;
 import dev.predictgrpc.api.v1.GetModelMetadataRequest;
+import dev.predictgrpc.api.v1.GetModelStatisticsRequest;
+import dev.predictgrpc.api.v1.GetModelStatisticsResponse;
+import dev.predictgrpc.api.v1.Histogram;
 import dev.predictgrpc.api.v1.ListModelsRequest;
 import dev.predictgrpc.api.v1.ListModelsResponse;
 import dev.predictgrpc.api.v1.ModelMetadata;
 import dev.predictgrpc.api.v1.ModelSpec;
+import dev.predictgrpc.api.v1.ModelStatistics;
 import dev.predictgrpc.api.v1.ModelSummary;
 import dev.predictgrpc.api.v1.PredictRequest;
 import dev.predictgrpc.api.v1.PredictResponse;
@@ -16,11 +21,14 @@ import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
+import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.Authorizer;
+import dev.predictgrpc.server.Batching;
 import dev.predictgrpc.server.ModelService;
 import dev.predictgrpc.server.ServerLimits;
 import io.grpc.Context;
 import io.grpc.stub.StreamObserver;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.BufferAllocator;
@@ -32,23 +40,34 @@ import org.apache.arrow.memory.BufferAllocator;
 public final class PredictionServiceImpl extends PredictionServiceGrpc.PredictionServiceImplBase {
   private final ServiceState state;
   private final ModelRegistry registry;
-  private final BufferAllocator allocator;
+  private final ServedModels served;
   private final ServerLimits limits;
 
   /**
    * Creates the binding. It does not take ownership of {@code allocator}, from which each call
-   * takes a child allocator that it closes when the call ends. Mount it behind {@link
-   * CallIdentity}, which establishes the principal that {@code authorizer} judges.
+   * takes a child allocator that it closes when the call ends, nor of {@code served}. Mount it
+   * behind {@link CallIdentity}, which establishes the principal that {@code authorizer} judges.
    */
   public PredictionServiceImpl(
-      ModelRegistry registry,
+      ServedModels served,
       BufferAllocator allocator,
       ServerLimits limits,
       Authorizer authorizer) {
-    this.state = new ServiceState(registry, allocator, limits, new Access(authorizer));
-    this.registry = registry;
-    this.allocator = allocator;
+    this.state = new ServiceState(served, allocator, limits, new Access(authorizer));
+    this.registry = served.registry();
+    this.served = served;
     this.limits = limits;
+  }
+
+  /**
+   * Waits up to {@code timeout} for every call to release its Arrow memory: after the gRPC server
+   * has terminated, handlers of cancelled calls may still be unwinding.
+   *
+   * @return true if every call's allocator is closed
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public boolean awaitCallsReleased(Duration timeout) throws InterruptedException {
+    return state.calls.awaitAllClosed(timeout);
   }
 
   @Override
@@ -63,7 +82,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
           registry.resolve(request.getModel().getName(), request.getModel().getVersion());
       label = model.name() + ":" + model.version();
       state.access.check(model.name());
-      callAllocator = CallAllocators.open(allocator, label, limits.maxCallMemoryBytes());
+      callAllocator = state.calls.open(label, limits.maxCallMemoryBytes());
       decoder =
           ArrowChunkDecoder.builder(callAllocator)
               .maxMessageBytes(limits.maxMessageBytes())
@@ -77,7 +96,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
               request.getParametersMap(),
               Context.current());
       List<ByteString> output = new ArrayList<>();
-      scorer = new CallScorer(model, context, limits.maxChunkBytes(), output::add);
+      scorer = new CallScorer(served.get(model), context, limits.maxChunkBytes(), output::add);
       decoder.append(request.getArrowIpc());
       while (decoder.nextBatch()) {
         scorer.score(decoder.root(), decoder.dictionaries());
@@ -99,7 +118,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
         decoder.close();
       }
       if (callAllocator != null) {
-        CallAllocators.close(callAllocator);
+        state.calls.close(callAllocator);
       }
     }
     responseObserver.onNext(response);
@@ -150,5 +169,81 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
             .addAllOutputFields(SchemaDescriptions.fields(model.outputSchema()))
             .build());
     responseObserver.onCompleted();
+  }
+
+  @Override
+  public void getModelStatistics(
+      GetModelStatisticsRequest request,
+      StreamObserver<GetModelStatisticsResponse> responseObserver) {
+    String name = request.getModel().getName();
+    String version = request.getModel().getVersion();
+    GetModelStatisticsResponse.Builder response = GetModelStatisticsResponse.newBuilder();
+    try {
+      if (name.isEmpty()) {
+        for (ModelService model : registry.all()) {
+          if (state.access.allows(model.name())) {
+            response.addModels(toProto(served.statistics(model)));
+          }
+        }
+      } else if (version.isEmpty()) {
+        registry.resolve(name, ""); // NOT_FOUND for an unknown name.
+        state.access.check(name);
+        for (String v : registry.versions(name)) {
+          response.addModels(toProto(served.statistics(registry.resolve(name, v))));
+        }
+      } else {
+        ModelService model = registry.resolve(name, version);
+        state.access.check(model.name());
+        response.addModels(toProto(served.statistics(model)));
+      }
+    } catch (PredictException e) {
+      responseObserver.onError(StatusMapper.toStatus(e, name, -1).asRuntimeException());
+      return;
+    }
+    responseObserver.onNext(response.build());
+    responseObserver.onCompleted();
+  }
+
+  private static ModelStatistics toProto(StatsSnapshot stats) {
+    ModelStatistics.Builder proto =
+        ModelStatistics.newBuilder()
+            .setModel(
+                ModelSpec.newBuilder()
+                    .setName(stats.modelName())
+                    .setVersion(stats.modelVersion()))
+            .setRequests(stats.requests())
+            .setRows(stats.rows())
+            .setErrors(stats.errors())
+            .setInFlight(Math.max(0, stats.inFlight()))
+            .setQueued(Math.max(0, stats.queued()))
+            .setBatchSize(toProto(stats.batchSize()))
+            .setQueueMicros(toProto(stats.queueMicros()))
+            .setComputeMicros(toProto(stats.computeMicros()));
+    Batching batching = stats.batching();
+    if (batching != null) {
+      proto.setBatching(
+          BatchingSettings.newBuilder()
+              .setMaxRows(batching.maxRows())
+              .setMaxQueueDelayMicros(batching.maxQueueDelay().toNanos() / 1000)
+              .setMaxQueuedRequests(batching.maxQueuedRequests()));
+    }
+    return proto.build();
+  }
+
+  private static Histogram toProto(StatsSnapshot.Histogram histogram) {
+    Histogram.Builder proto = Histogram.newBuilder();
+    for (long bound : histogram.upperBounds()) {
+      proto.addUpperBounds(bound);
+    }
+    for (long count : histogram.counts()) {
+      proto.addCounts(count);
+    }
+    long count = histogram.count();
+    return proto
+        .setCount(count)
+        .setSum(histogram.sum())
+        .setMin(count == 0 ? 0 : histogram.min())
+        .setMax(count == 0 ? 0 : histogram.max())
+        .build();
   }
 }

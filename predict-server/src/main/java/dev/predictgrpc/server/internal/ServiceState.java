@@ -9,17 +9,21 @@ import org.apache.arrow.memory.BufferAllocator;
 /** What every call of one service shares: models, memory, limits, access rules. Thread-safe. */
 final class ServiceState {
   final ModelRegistry registry;
+  final ServedModels served;
   final BufferAllocator allocator;
   final ServerLimits limits;
   final Access access;
   final StreamLimiter streams;
+  final CallAllocators calls;
 
   ServiceState(
-      ModelRegistry registry, BufferAllocator allocator, ServerLimits limits, Access access) {
-    this.registry = registry;
+      ServedModels served, BufferAllocator allocator, ServerLimits limits, Access access) {
+    this.registry = served.registry();
+    this.served = served;
     this.allocator = allocator;
     this.limits = limits;
     this.access = access;
     this.streams = new StreamLimiter(limits.maxConcurrentStreamsPerClient());
+    this.calls = new CallAllocators(allocator);
   }
 }

@@ -149,7 +149,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     service.access.check(model.name());
     service.streams.acquire(client);
     holdsStreamSlot = true;
-    allocator = CallAllocators.open(service.allocator, label, limits.maxCallMemoryBytes());
+    allocator = service.calls.open(label, limits.maxCallMemoryBytes());
     decoder =
         ArrowChunkDecoder.builder(allocator)
             .maxMessageBytes(limits.maxMessageBytes())
@@ -161,7 +161,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             allocator, model.name(), model.version(), header.getParametersMap(), grpcContext);
     scorer =
         new CallScorer(
-            model,
+            service.served.get(model),
             context,
             limits.maxChunkBytes(),
             chunk -> responses.onNext(PredictStreamResponse.newBuilder().setChunk(chunk).build()));
@@ -205,7 +205,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
       decoder = null;
     }
     if (allocator != null) {
-      CallAllocators.close(allocator);
+      service.calls.close(allocator);
       allocator = null;
     }
   }
