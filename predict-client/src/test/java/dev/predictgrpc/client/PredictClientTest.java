@@ -339,6 +339,33 @@ class PredictClientTest {
   }
 
   @Test
+  void openStream_writeAfterTheServerRejectedTheStream_failsAtOnceWithoutAReader() {
+    PredictClient client = start(new TestModels.EchoModel()).client;
+    try (VectorSchemaRoot batch = ab(new float[] {1}, new float[] {2});
+        PredictCall call = client.openStream(ModelRef.of("no-such-model"))) {
+      org.junit.jupiter.api.Assertions.assertTimeoutPreemptively(
+          java.time.Duration.ofSeconds(10),
+          () -> {
+            // Keep writing on this one thread, never reading, until the rejection lands; a
+            // write must then fail instead of waiting for a reader that does not exist.
+            assertThatThrownBy(
+                    () -> {
+                      while (true) {
+                        call.write(batch);
+                        Thread.sleep(5);
+                      }
+                    })
+                .isInstanceOfSatisfying(
+                    PredictException.class,
+                    e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION));
+          });
+      assertThatThrownBy(() -> call.results().next())
+          .isInstanceOfSatisfying(
+              PredictException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND));
+    }
+  }
+
+  @Test
   void batchesBuilder_rejectsColumnsOfDifferentLengths() {
     try (Batches.Builder builder = Batches.builder(arrow.allocator())) {
       builder.int32("a", new int[] {1, 2});

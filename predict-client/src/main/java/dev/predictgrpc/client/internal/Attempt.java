@@ -10,6 +10,7 @@ import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.api.v1.StreamHeader;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.ClientResponseObserver;
@@ -61,6 +62,8 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   private final Listener listener;
   volatile ClientCallStreamObserver<PredictStreamRequest> requests;
   volatile boolean closed;
+  /** How the call ended once {@link #closed}: OK, or the failure's status. */
+  volatile @Nullable Status closeStatus;
   private boolean headerSent;
 
   private Attempt(StreamHeader header, Listener listener) {
@@ -99,6 +102,7 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
 
   @Override
   public void onError(Throwable t) {
+    closeStatus = Status.fromThrowable(t);
     closed = true;
     listener.onInbound(new Inbound(this, t));
     listener.onClosed();
@@ -106,6 +110,7 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
 
   @Override
   public void onCompleted() {
+    closeStatus = Status.OK;
     closed = true;
     listener.onInbound(new Inbound(this, END));
     listener.onClosed();

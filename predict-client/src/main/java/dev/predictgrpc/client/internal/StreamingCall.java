@@ -313,6 +313,19 @@ public final class StreamingCall {
   }
 
   /** Waits until a write may go out; the reader's resume or results wake us. */
+  /**
+   * True if a call that ended with {@code status} may be resumed on another replica: it died or
+   * was stopped (UNAVAILABLE, or a server-side reset gRPC reports as CANCELLED; only a CANCELLED we
+   * caused is final), and resume attempts are left.
+   */
+  private boolean mayResume(@Nullable Status status) {
+    if (status == null || resumes >= settings.resumeAttempts()) {
+      return false;
+    }
+    return status.getCode() == Status.Code.UNAVAILABLE
+        || (status.getCode() == Status.Code.CANCELLED && !cancelledHere);
+  }
+
   private void awaitWritableLocked() {
     while (true) {
       if (finished) {
@@ -327,6 +340,12 @@ public final class StreamingCall {
       Attempt current = attempt;
       if (!current.closed && current.requests.isReady() && upload.hasRoom()) {
         return;
+      }
+      if (current.closed && !mayResume(current.closeStatus)) {
+        // The call ended for good (the server answered, or refused it, say with a limit): no
+        // resume will make it writable, so fail now rather than wait for a reader to notice.
+        throw new PredictException(
+            Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
       }
       try {
         // onReady, results and resumes notify; the timeout only bounds the cost of a wake-up lost
@@ -365,10 +384,7 @@ public final class StreamingCall {
     Status status = Status.fromThrowable(failure);
     // A replica that dies or is stopped hard shows up as UNAVAILABLE (connection lost) or as a
     // server-side reset, which gRPC reports as CANCELLED; only CANCELLED we caused ourselves is final.
-    boolean replicaGone =
-        status.getCode() == Status.Code.UNAVAILABLE
-            || (status.getCode() == Status.Code.CANCELLED && !cancelledHere);
-    if (uploadFailure != null || closed || resumes >= settings.resumeAttempts() || !replicaGone) {
+    if (uploadFailure != null || closed || !mayResume(status)) {
       return false;
     }
     resumes++;
