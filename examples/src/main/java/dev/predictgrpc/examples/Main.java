@@ -61,7 +61,8 @@ public final class Main {
                 + "  serve [--port P] NAME=model.onnx ...  serve ONNX models over gRPC\n"
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
                 + "                                        score a CSV or Arrow file on a server\n"
-                + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON");
+                + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"
+                + "  bench-batching [--callers 256]        dynamic batching on and off under load");
         status = command.equals("help") ? 0 : 2;
     }
     System.exit(status);
