@@ -8,13 +8,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.server.ServerLimits;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
-import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.List;
-import java.util.NoSuchElementException;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.FieldVector;
-import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -58,28 +52,17 @@ class LargeStreamOverTcpTest {
                 .start();
         PredictClient client =
             PredictClient.builder("127.0.0.1:" + server.port(), clientAllocator).build();
-        GeneratedTable table = new GeneratedTable(tableAllocator);
+        GeneratedBatches table = new GeneratedBatches(tableAllocator, COLUMNS, ROWS_PER_BATCH, BATCHES);
         PredictionStream results = client.predictStream(ModelRef.of("echo"), table)) {
       int batch = 0;
       while (results.next()) {
         VectorSchemaRoot root = results.root();
-        assertThat(root.getRowCount()).isEqualTo(ROWS_PER_BATCH);
-        for (int c = 0; c < COLUMNS; c++) {
-          Float4Vector column = (Float4Vector) root.getVector(c);
-          for (int r = 0; r < ROWS_PER_BATCH; r++) {
-            float expected = GeneratedTable.value(batch, r, c);
-            if (column.get(r) != expected) {
-              throw new AssertionError(
-                  "batch " + batch + " row " + r + " column " + c + ": " + column.get(r) + " != "
-                      + expected);
-            }
-          }
-        }
+        GeneratedBatches.check(root, batch, COLUMNS, ROWS_PER_BATCH); // every value
         rows += root.getRowCount();
         batch++;
       }
       assertThat(batch).isEqualTo(BATCHES);
-      assertThat(table.produced).isEqualTo(BATCHES);
+      assertThat(table.produced()).isEqualTo(BATCHES);
       long serverPeak = server.service().peakAllocatedBytes();
       long clientPeak = clientAllocator.getPeakMemoryAllocation();
       double seconds = (System.nanoTime() - start) / 1e9;
@@ -95,52 +78,5 @@ class LargeStreamOverTcpTest {
     serverAllocator.close();
     clientAllocator.close();
     tableAllocator.close();
-  }
-
-  /** Produces the table one batch at a time into one reused root: the table never exists whole. */
-  static final class GeneratedTable implements Iterator<VectorSchemaRoot>, AutoCloseable {
-    private final VectorSchemaRoot root;
-    int produced;
-
-    GeneratedTable(BufferAllocator allocator) {
-      List<FieldVector> columns = new ArrayList<>();
-      for (int c = 0; c < COLUMNS; c++) {
-        Float4Vector v = new Float4Vector("f" + c, allocator);
-        v.allocateNew(ROWS_PER_BATCH);
-        columns.add(v);
-      }
-      root = new VectorSchemaRoot(columns);
-    }
-
-    static float value(int batch, int row, int column) {
-      return batch * 1_000_000f + row + column * 0.5f;
-    }
-
-    @Override
-    public boolean hasNext() {
-      return produced < BATCHES;
-    }
-
-    @Override
-    public VectorSchemaRoot next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      for (int c = 0; c < COLUMNS; c++) {
-        Float4Vector v = (Float4Vector) root.getVector(c);
-        for (int r = 0; r < ROWS_PER_BATCH; r++) {
-          v.set(r, value(produced, r, c));
-        }
-        v.setValueCount(ROWS_PER_BATCH);
-      }
-      root.setRowCount(ROWS_PER_BATCH);
-      produced++;
-      return root;
-    }
-
-    @Override
-    public void close() {
-      root.close();
-    }
   }
 }

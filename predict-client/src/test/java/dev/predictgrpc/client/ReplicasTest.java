@@ -53,21 +53,27 @@ class ReplicasTest {
     }
   }
 
+  /** Starts {@code count} replicas on loopback, numbered from 0, adding them to the lists. */
+  private void startReplicas(int count, List<PredictServer> servers, List<String> addresses)
+      throws java.io.IOException {
+    for (int r = 0; r < count; r++) {
+      PredictServer server =
+          PredictServer.builder(arrow.allocator())
+              .bindAddress("127.0.0.1")
+              .addModel(new ReplicaIdModel(r))
+              .build()
+              .start();
+      servers.add(server);
+      addresses.add("127.0.0.1:" + server.port());
+    }
+  }
+
   @Test
   void callsSpreadOverAllReplicas_andKeepSucceedingAfterOneStops() throws Exception {
     List<PredictServer> servers = new ArrayList<>();
     List<String> addresses = new ArrayList<>();
     try {
-      for (int r = 0; r < 3; r++) {
-        PredictServer server =
-            PredictServer.builder(arrow.allocator())
-                .bindAddress("127.0.0.1")
-                .addModel(new ReplicaIdModel(r))
-                .build()
-                .start();
-        servers.add(server);
-        addresses.add("127.0.0.1:" + server.port());
-      }
+      startReplicas(3, servers, addresses);
       try (PredictClient client = PredictClient.builder(addresses, arrow.allocator()).build();
           VectorSchemaRoot input =
               Batches.builder(arrow.allocator()).int32("x", new int[] {1}).build()) {
@@ -101,16 +107,7 @@ class ReplicasTest {
     List<PredictServer> servers = new ArrayList<>();
     List<String> addresses = new ArrayList<>();
     try {
-      for (int r = 0; r < 2; r++) {
-        PredictServer server =
-            PredictServer.builder(arrow.allocator())
-                .bindAddress("127.0.0.1")
-                .addModel(new ReplicaIdModel(r))
-                .build()
-                .start();
-        servers.add(server);
-        addresses.add("127.0.0.1:" + server.port());
-      }
+      startReplicas(2, servers, addresses);
       try (PredictClient client = PredictClient.builder(addresses, arrow.allocator()).build();
           VectorSchemaRoot input =
               Batches.builder(arrow.allocator()).int32("x", new int[] {1}).build()) {

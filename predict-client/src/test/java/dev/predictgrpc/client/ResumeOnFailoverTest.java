@@ -10,12 +10,8 @@ import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.NoSuchElementException;
 import java.util.concurrent.atomic.AtomicLong;
-import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.junit.jupiter.api.Test;
@@ -48,51 +44,6 @@ class ResumeOnFailoverTest {
     }
   }
 
-  /** The table, generated batch by batch into one reused root. */
-  static final class Table implements Iterator<VectorSchemaRoot>, AutoCloseable {
-    private final VectorSchemaRoot root;
-    private int produced;
-
-    Table(BufferAllocator allocator) {
-      List<FieldVector> columns = new ArrayList<>();
-      for (int c = 0; c < COLUMNS; c++) {
-        columns.add(new Float4Vector("f" + c, allocator));
-      }
-      root = new VectorSchemaRoot(columns);
-    }
-
-    static float value(int batch, int row, int column) {
-      return (batch * 31 + row % 1000) * 0.25f + column;
-    }
-
-    @Override
-    public boolean hasNext() {
-      return produced < BATCHES;
-    }
-
-    @Override
-    public VectorSchemaRoot next() {
-      if (!hasNext()) {
-        throw new NoSuchElementException();
-      }
-      for (int c = 0; c < COLUMNS; c++) {
-        Float4Vector v = (Float4Vector) root.getVector(c);
-        v.allocateNew(ROWS);
-        for (int r = 0; r < ROWS; r++) {
-          v.set(r, value(produced, r, c));
-        }
-      }
-      root.setRowCount(ROWS);
-      produced++;
-      return root;
-    }
-
-    @Override
-    public void close() {
-      root.close();
-    }
-  }
-
   /** Runs the job; kills the replica serving it after {@code killAfter} results (-1: never). */
   private List<float[]> score(int killAfter, long[] resentBatches, int[] resumes) throws Exception {
     List<PredictServer> servers = new ArrayList<>();
@@ -114,7 +65,7 @@ class ResumeOnFailoverTest {
         addresses.add("127.0.0.1:" + server.port());
       }
       try (PredictClient client = PredictClient.builder(addresses, arrow.allocator()).build();
-          Table table = new Table(arrow.allocator());
+          GeneratedBatches table = new GeneratedBatches(arrow.allocator(), COLUMNS, ROWS, BATCHES);
           PredictionStream results = client.predictStream(ModelRef.of("row-sum"), table)) {
         while (results.next()) {
           Float4Vector score = (Float4Vector) results.root().getVector("score");
@@ -165,7 +116,7 @@ class ResumeOnFailoverTest {
       float[] want = new float[ROWS];
       for (int r = 0; r < ROWS; r++) {
         for (int c = 0; c < COLUMNS; c++) {
-          want[r] += Table.value(b, r, c);
+          want[r] += GeneratedBatches.value(b, r, c);
         }
       }
       assertThat(survived.get(b)).as("batch %d vs row sums", b).containsExactly(want);
