@@ -75,6 +75,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   /** Default {@link Builder#maxStreamBytes}: unlimited, since streams exist to carry any size. */
   public static final long DEFAULT_MAX_STREAM_BYTES = Long.MAX_VALUE;
 
+  private static final Runnable NOTHING_TO_RELEASE = () -> {};
+
   private enum State {
     PREFIX,
     METADATA,
@@ -135,21 +137,44 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    * @throws IllegalStateException if the decoder failed or was closed
    */
   public void append(ByteString chunk) {
-    requireNonNull(chunk, "chunk");
-    checkUsable();
-    if (chunk.isEmpty()) {
-      return;
+    append(chunk, NOTHING_TO_RELEASE);
+  }
+
+  /**
+   * Queues the next chunk of the stream, whose bytes are borrowed: the decoder runs {@code release}
+   * exactly once, as soon as it no longer needs them. That is when the chunk's last byte has been
+   * decoded, or when the decoder fails or is closed, or at once if this method throws. Use it for
+   * chunks that are views of pooled memory, such as network buffers.
+   *
+   * @throws ArrowChunkException if the chunk takes the stream over {@code maxStreamBytes}, or
+   *     arrives after the end-of-stream marker
+   * @throws IllegalStateException if the decoder failed or was closed
+   */
+  public void append(ByteString chunk, Runnable release) {
+    requireNonNull(release, "release");
+    boolean queued = false;
+    try {
+      requireNonNull(chunk, "chunk");
+      checkUsable();
+      if (chunk.isEmpty()) {
+        return;
+      }
+      if (state == State.ENDED) {
+        throw fail(ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker"));
+      }
+      bytesReceived += chunk.size();
+      if (bytesReceived > maxStreamBytes) {
+        throw fail(
+            ArrowChunkException.limit(
+                "the input stream exceeds the limit maxStreamBytes=" + maxStreamBytes));
+      }
+      input.add(chunk, release);
+      queued = true;
+    } finally {
+      if (!queued) {
+        release.run();
+      }
     }
-    if (state == State.ENDED) {
-      throw fail(ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker"));
-    }
-    bytesReceived += chunk.size();
-    if (bytesReceived > maxStreamBytes) {
-      throw fail(
-          ArrowChunkException.limit(
-              "the input stream exceeds the limit maxStreamBytes=" + maxStreamBytes));
-    }
-    input.add(chunk);
   }
 
   /**
@@ -307,15 +332,18 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       return;
     }
     state = State.CLOSED;
-    input.clear();
-    releaseBody();
-    if (root != null) {
-      root.close();
+    try {
+      input.clear();
+    } finally {
+      releaseBody();
+      if (root != null) {
+        root.close();
+      }
+      for (Dictionary dictionary : dictionaries.values()) {
+        dictionary.getVector().close();
+      }
+      dictionaries.clear();
     }
-    for (Dictionary dictionary : dictionaries.values()) {
-      dictionary.getVector().close();
-    }
-    dictionaries.clear();
   }
 
   /** Consumes queued input for one state transition; returns true if a batch was loaded. */

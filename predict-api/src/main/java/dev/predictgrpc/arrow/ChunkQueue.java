@@ -12,31 +12,55 @@ import org.apache.arrow.memory.ArrowBuf;
  * The appended chunks that {@link ArrowChunkDecoder} has not consumed yet, read front to back.
  *
  * <p>Chunks are held as given, never concatenated, so queued input costs no copy; each byte is
- * copied once, when it is read into the message being assembled. A chunk is dropped as soon as its
- * last byte has been read.
+ * copied once, when it is read into the message being assembled. A chunk is dropped, and its
+ * release action run, as soon as its last byte has been read or the queue is cleared.
  *
  * <p>Not thread-safe; owned by one decoder. Holds no Arrow memory: the caller retains ownership of
  * any {@code ArrowBuf} it reads into.
  */
 final class ChunkQueue {
+  private static final Runnable NOTHING_TO_RELEASE = () -> {};
+
   private final ArrayDeque<ByteString> chunks = new ArrayDeque<>();
+  /** Runs when the chunk at the same position is dropped; parallel to {@link #chunks}. */
+  private final ArrayDeque<Runnable> releases = new ArrayDeque<>();
 
   /** How far into the first chunk reading has got. */
   private int offset;
 
   /** Queues {@code chunk}, which must not be empty. */
   void add(ByteString chunk) {
+    add(chunk, NOTHING_TO_RELEASE);
+  }
+
+  /**
+   * Queues {@code chunk}, which must not be empty, and runs {@code release} once its bytes are no
+   * longer needed.
+   */
+  void add(ByteString chunk, Runnable release) {
     chunks.add(chunk);
+    releases.add(release);
   }
 
   boolean isEmpty() {
     return chunks.isEmpty();
   }
 
-  /** Drops all queued input. */
+  /** Drops all queued input, running every release action even if one of them throws. */
   void clear() {
     chunks.clear();
     offset = 0;
+    RuntimeException failure = null;
+    for (Runnable release = releases.poll(); release != null; release = releases.poll()) {
+      try {
+        release.run();
+      } catch (RuntimeException e) {
+        failure = failure == null ? e : failure;
+      }
+    }
+    if (failure != null) {
+      throw failure;
+    }
   }
 
   /**
@@ -72,6 +96,7 @@ final class ChunkQueue {
     if (offset == head.size()) {
       chunks.removeFirst();
       offset = 0;
+      releases.removeFirst().run();
     }
   }
 }

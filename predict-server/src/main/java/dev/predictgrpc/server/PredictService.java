@@ -92,7 +92,7 @@ public final class PredictService implements BindableService, AutoCloseable {
    */
   @Override
   public ServerServiceDefinition bindService() {
-    return ServerInterceptors.intercept(impl, identity);
+    return ServerInterceptors.intercept(impl.zeroCopyDefinition(), identity);
   }
 
   /**

@@ -6,10 +6,12 @@ package dev.predictgrpc.client.internal;
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
-import dev.predictgrpc.api.v1.PredictionServiceGrpc;
 import dev.predictgrpc.api.v1.StreamHeader;
+import dev.predictgrpc.common.internal.StreamMarshallers;
+import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
+import io.grpc.MethodDescriptor;
 import io.grpc.Status;
 import io.grpc.stub.ClientCallStreamObserver;
 import io.grpc.stub.ClientCalls;
@@ -32,6 +34,18 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   /** The payload that marks a call which completed normally. */
   static final Object END = new Object();
 
+  /**
+   * Parses result chunks as views of the network buffers they arrived in; whoever consumes an
+   * {@link Inbound} chunk must run its {@link Inbound#release}. Shared by all streams.
+   */
+  static final ZeroCopyMarshaller<PredictStreamResponse> RESPONSES = StreamMarshallers.responses();
+
+  /** {@code PredictStream} with {@link #RESPONSES}; the bytes on the wire are the same. */
+  private static final MethodDescriptor<PredictStreamRequest, PredictStreamResponse> METHOD =
+      StreamMarshallers.predictStream(StreamMarshallers.requests(), RESPONSES);
+
+  private static final Runnable NOTHING_TO_RELEASE = () -> {};
+
   /** What an attempt reports to its stream. Called on gRPC's callback thread, serialized. */
   interface Listener {
     /** The response header arrived, naming the model version that answers. */
@@ -47,14 +61,24 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
     void onClosed();
   }
 
-  /** A received message or the end of one attempt, tagged with the attempt it belongs to. */
+  /**
+   * A received chunk ({@link ByteString}), failure ({@link Throwable}) or {@link #END}, tagged with
+   * the attempt it belongs to. A chunk may be a view of network buffers: whoever takes it must run
+   * {@link #release} exactly once, when its bytes are no longer needed (or hand that duty on).
+   */
   static final class Inbound {
     final Attempt attempt;
     final Object payload;
+    final Runnable release;
 
     Inbound(Attempt attempt, Object payload) {
+      this(attempt, payload, NOTHING_TO_RELEASE);
+    }
+
+    Inbound(Attempt attempt, Object payload, Runnable release) {
       this.attempt = attempt;
       this.payload = payload;
+      this.release = release;
     }
   }
 
@@ -79,7 +103,7 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
       Channel channel, CallOptions options, StreamHeader header, Listener listener) {
     Attempt next = new Attempt(header, listener);
     ClientCalls.asyncBidiStreamingCall(
-        channel.newCall(PredictionServiceGrpc.getPredictStreamMethod(), options), next);
+        channel.newCall(METHOD, options), next);
     return next;
   }
 
@@ -93,10 +117,11 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   @Override
   public void onNext(PredictStreamResponse response) {
     if (response.hasHeader()) {
+      RESPONSES.release(response);
       listener.onModelVersion(response.getHeader().getModel().getVersion());
       requests.request(1); // The header is consumed here, not by the reader.
     } else {
-      listener.onInbound(new Inbound(this, response.getChunk()));
+      listener.onInbound(new Inbound(this, response.getChunk(), () -> RESPONSES.release(response)));
     }
   }
 

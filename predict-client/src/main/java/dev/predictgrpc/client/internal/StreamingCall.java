@@ -63,6 +63,8 @@ public final class StreamingCall {
   private final StreamHeader header;
   private final @Nullable BatchSource source;
   private final LinkedBlockingQueue<Inbound> inbound = new LinkedBlockingQueue<>();
+  /** Set once the reader is gone: inbound chunks are then released as they arrive. */
+  private volatile boolean inboundClosed;
   private final Object lock = new Object();
   private final Attempt.Listener events = new Events();
 
@@ -187,11 +189,12 @@ public final class StreamingCall {
         }
         Inbound item = inbound.take();
         if (item.attempt != attempt) {
+          item.release.run();
           continue; // Left over from an attempt that failed and was resumed.
         }
         if (item.payload instanceof ByteString) {
           item.attempt.requests.request(1);
-          decoder.append((ByteString) item.payload);
+          decoder.append((ByteString) item.payload, item.release);
         } else if (item.payload == Attempt.END) {
           decoder.finish();
           checkResultCount();
@@ -281,7 +284,8 @@ public final class StreamingCall {
       upload.clear();
     }
     cancel("the client closed the stream", null);
-    inbound.clear();
+    inboundClosed = true;
+    releaseInbound();
     decoder.close();
     allocator.close();
   }
@@ -428,6 +432,13 @@ public final class StreamingCall {
     }
   }
 
+  /** Drops every queued inbound item, releasing the network buffers of chunks. Any thread. */
+  private void releaseInbound() {
+    for (Inbound item = inbound.poll(); item != null; item = inbound.poll()) {
+      item.release.run();
+    }
+  }
+
   private ArrowChunkDecoder newDecoder() {
     return ArrowChunkDecoder.builder(allocator).build();
   }
@@ -453,6 +464,9 @@ public final class StreamingCall {
     @Override
     public void onInbound(Inbound item) {
       inbound.add(item);
+      if (inboundClosed) {
+        releaseInbound(); // The reader has gone: nobody else will.
+      }
     }
 
     @Override

@@ -26,7 +26,14 @@ import dev.predictgrpc.server.Authorizer;
 import dev.predictgrpc.server.Batching;
 import dev.predictgrpc.server.ModelService;
 import dev.predictgrpc.server.ServerLimits;
+import dev.predictgrpc.common.internal.StreamMarshallers;
+import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import io.grpc.Context;
+import io.grpc.MethodDescriptor;
+import io.grpc.ServerCallHandler;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.stub.StreamObserver;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -68,6 +75,38 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
    */
   public boolean awaitCallsReleased(Duration timeout) throws InterruptedException {
     return state.calls.awaitAllClosed(timeout);
+  }
+
+  /**
+   * The generated binding, except that {@code PredictStream} requests are parsed by {@link
+   * ZeroCopyMarshaller}: each chunk is a view of the network buffers it arrived in, which {@link
+   * StreamCall} releases once the decoder has read it. The wire format is unchanged. Mount this,
+   * not {@link #bindService()}.
+   */
+  public ServerServiceDefinition zeroCopyDefinition() {
+    ServerServiceDefinition generated = super.bindService();
+    MethodDescriptor<PredictStreamRequest, PredictStreamResponse> zeroCopyStream =
+        StreamMarshallers.predictStream(state.streamRequests, StreamMarshallers.responses());
+    ServiceDescriptor generatedService = generated.getServiceDescriptor();
+    ServiceDescriptor.Builder service =
+        ServiceDescriptor.newBuilder(generatedService.getName())
+            .setSchemaDescriptor(generatedService.getSchemaDescriptor());
+    List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
+    for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
+      if (method.getMethodDescriptor().getFullMethodName().equals(
+          zeroCopyStream.getFullMethodName())) {
+        @SuppressWarnings("unchecked") // The generated handler of this very method.
+        ServerCallHandler<PredictStreamRequest, PredictStreamResponse> handler =
+            (ServerCallHandler<PredictStreamRequest, PredictStreamResponse>)
+                method.getServerCallHandler();
+        method = ServerMethodDefinition.create(zeroCopyStream, handler);
+      }
+      methods.add(method);
+      service.addMethod(method.getMethodDescriptor());
+    }
+    ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(service.build());
+    methods.forEach(definition::addMethod);
+    return definition.build();
   }
 
   @Override

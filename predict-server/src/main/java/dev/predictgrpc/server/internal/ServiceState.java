@@ -3,6 +3,9 @@
  */
 package dev.predictgrpc.server.internal;
 
+import dev.predictgrpc.api.v1.PredictStreamRequest;
+import dev.predictgrpc.common.internal.StreamMarshallers;
+import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import dev.predictgrpc.server.ServerLimits;
 import org.apache.arrow.memory.BufferAllocator;
 
@@ -15,6 +18,9 @@ final class ServiceState {
   final Access access;
   final StreamLimiter streams;
   final CallAllocators calls;
+  /** Parses stream chunks as views of the network buffers; each must be released once used. */
+  final ZeroCopyMarshaller<PredictStreamRequest> streamRequests =
+      StreamMarshallers.requests();
 
   ServiceState(
       ServedModels served, BufferAllocator allocator, ServerLimits limits, Access access) {

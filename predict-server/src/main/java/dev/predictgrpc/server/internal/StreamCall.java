@@ -71,8 +71,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   @Override
   public void onNext(PredictStreamRequest request) {
     if (done) {
+      service.streamRequests.release(request);
       return; // Messages already in flight when the call failed.
     }
+    boolean handedToDecoder = false;
     try {
       switch (request.getKindCase()) {
         case HEADER:
@@ -86,7 +88,9 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             throw invalid(
                 "the first PredictStream message must be a header naming the model, not a chunk");
           }
-          decoder.append(request.getChunk());
+          // The chunk is a view of network buffers: the decoder releases them once it has read it.
+          handedToDecoder = true;
+          decoder.append(request.getChunk(), () -> service.streamRequests.release(request));
           while (decoder.nextBatch()) {
             scorer.score(decoder.root(), decoder.dictionaries());
           }
@@ -97,6 +101,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
       requestNextMessage();
     } catch (Throwable t) {
       fail(t);
+    } finally {
+      if (!handedToDecoder) {
+        service.streamRequests.release(request);
+      }
     }
   }
 

@@ -1,0 +1,13 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+
+/**
+ * Transport plumbing shared by the predict-grpc server and client: the zero-copy marshaller and
+ * the method descriptor of {@code PredictStream} that uses it. Not a public API: it may change in
+ * any release.
+ */
+@NullMarked
+package dev.predictgrpc.common.internal;
+
+import org.jspecify.annotations.NullMarked;
