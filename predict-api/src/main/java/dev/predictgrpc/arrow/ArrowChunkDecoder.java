@@ -75,8 +75,6 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   /** Default {@link Builder#maxStreamBytes}: unlimited, since streams exist to carry any size. */
   public static final long DEFAULT_MAX_STREAM_BYTES = Long.MAX_VALUE;
 
-  private static final Runnable NOTHING_TO_RELEASE = () -> {};
-
   private enum State {
     PREFIX,
     METADATA,
@@ -137,43 +135,58 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    * @throws IllegalStateException if the decoder failed or was closed
    */
   public void append(ByteString chunk) {
-    append(chunk, NOTHING_TO_RELEASE);
+    requireNonNull(chunk, "chunk");
+    checkUsable();
+    if (chunk.isEmpty()) {
+      return;
+    }
+    countInput(chunk.size());
+    input.add(chunk);
   }
 
   /**
-   * Queues the next chunk of the stream, whose bytes are borrowed: the decoder runs {@code release}
+   * Queues the next chunk of the stream as views of memory the caller lends: the decoder reads the
+   * buffers' remaining bytes, in order, without moving their positions, and runs {@code release}
    * exactly once, as soon as it no longer needs them. That is when the chunk's last byte has been
    * decoded, or when the decoder fails or is closed, or at once if this method throws. Use it for
-   * chunks that are views of pooled memory, such as network buffers.
+   * chunks in pooled memory, such as the network buffers a message arrived in, to save a copy.
    *
    * @throws ArrowChunkException if the chunk takes the stream over {@code maxStreamBytes}, or
    *     arrives after the end-of-stream marker
    * @throws IllegalStateException if the decoder failed or was closed
    */
-  public void append(ByteString chunk, Runnable release) {
+  public void append(List<ByteBuffer> chunk, Runnable release) {
     requireNonNull(release, "release");
     boolean queued = false;
     try {
       requireNonNull(chunk, "chunk");
       checkUsable();
-      if (chunk.isEmpty()) {
+      long size = 0;
+      for (ByteBuffer piece : chunk) {
+        size += piece.remaining();
+      }
+      if (size == 0) {
         return;
       }
-      if (state == State.ENDED) {
-        throw fail(ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker"));
-      }
-      bytesReceived += chunk.size();
-      if (bytesReceived > maxStreamBytes) {
-        throw fail(
-            ArrowChunkException.limit(
-                "the input stream exceeds the limit maxStreamBytes=" + maxStreamBytes));
-      }
+      countInput(size);
       input.add(chunk, release);
       queued = true;
     } finally {
       if (!queued) {
         release.run();
       }
+    }
+  }
+
+  private void countInput(long size) {
+    if (state == State.ENDED) {
+      throw fail(ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker"));
+    }
+    bytesReceived += size;
+    if (bytesReceived > maxStreamBytes) {
+      throw fail(
+          ArrowChunkException.limit(
+              "the input stream exceeds the limit maxStreamBytes=" + maxStreamBytes));
     }
   }
 

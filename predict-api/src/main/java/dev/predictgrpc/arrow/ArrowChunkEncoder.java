@@ -44,7 +44,8 @@ import org.jspecify.annotations.Nullable;
  * }</pre>
  *
  * <p>Memory: the encoder holds at most one chunk of heap memory and no Arrow memory. Each batch's
- * buffers are copied into chunks while {@code writeBatch} runs.
+ * buffers are copied into chunks while {@code writeBatch} runs. To recycle the chunks' arrays
+ * instead of leaving them to the garbage collector, create it with a {@link ChunkPool}.
  *
  * <p>Not thread-safe: use one encoder per stream from one thread at a time.
  *
@@ -74,10 +75,14 @@ public final class ArrowChunkEncoder {
   private long rows;
 
   private ArrowChunkEncoder(
-      Schema schema, @Nullable DictionaryProvider dictionaries, int maxChunkBytes, ChunkSink sink) {
+      Schema schema,
+      @Nullable DictionaryProvider dictionaries,
+      int maxChunkBytes,
+      @Nullable ChunkPool pool,
+      PooledChunkSink sink) {
     this.schema = schema;
     this.dictionaries = dictionaries;
-    this.chunks = new ChunkingChannel(maxChunkBytes, sink);
+    this.chunks = new ChunkingChannel(maxChunkBytes, pool, sink);
     this.out = new WriteChannel(chunks);
     // Checked before toMessageFormat, which would dereference the null provider.
     if (dictionaries == null && isDictionaryEncoded(schema.getFields())) {
@@ -107,13 +112,47 @@ public final class ArrowChunkEncoder {
    */
   public static ArrowChunkEncoder create(
       Schema schema, @Nullable DictionaryProvider dictionaries, int maxChunkBytes, ChunkSink sink) {
-    requireNonNull(schema, "schema");
     requireNonNull(sink, "sink");
+    checkChunkSize(maxChunkBytes);
+    return new ArrowChunkEncoder(
+        requireNonNull(schema, "schema"),
+        dictionaries,
+        maxChunkBytes,
+        null,
+        (chunk, release) -> sink.accept(chunk));
+  }
+
+  /**
+   * Creates an encoder whose big chunks are cut into arrays from {@code pool} and only lent to
+   * {@code sink}, which gives each back by running its release action; see {@link
+   * PooledChunkSink}. Chunks of small batches are fresh arrays whose release does nothing.
+   *
+   * @param pool supplies arrays of exactly {@code maxChunkBytes}; shared, not owned
+   * @throws IllegalArgumentException as {@link #create(Schema, DictionaryProvider, int, ChunkSink)}
+   *     does, or if the pool's arrays are not {@code maxChunkBytes} long
+   */
+  public static ArrowChunkEncoder create(
+      Schema schema,
+      @Nullable DictionaryProvider dictionaries,
+      int maxChunkBytes,
+      ChunkPool pool,
+      PooledChunkSink sink) {
+    requireNonNull(sink, "sink");
+    checkChunkSize(maxChunkBytes);
+    if (pool.arrayBytes() != maxChunkBytes) {
+      throw new IllegalArgumentException(
+          "the pool's arrays hold " + pool.arrayBytes() + " bytes, not maxChunkBytes="
+              + maxChunkBytes);
+    }
+    return new ArrowChunkEncoder(
+        requireNonNull(schema, "schema"), dictionaries, maxChunkBytes, pool, sink);
+  }
+
+  private static void checkChunkSize(int maxChunkBytes) {
     if (maxChunkBytes < MIN_CHUNK_BYTES) {
       throw new IllegalArgumentException(
           "maxChunkBytes: " + maxChunkBytes + " (expected: >= " + MIN_CHUNK_BYTES + ")");
     }
-    return new ArrowChunkEncoder(schema, dictionaries, maxChunkBytes, sink);
   }
 
   /**
@@ -212,6 +251,7 @@ public final class ArrowChunkEncoder {
       throw new UncheckedIOException(e);
     }
     chunks.flush();
+    chunks.recycle();
     ended = true;
   }
 

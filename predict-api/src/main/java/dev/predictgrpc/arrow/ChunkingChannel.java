@@ -7,13 +7,17 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
+import org.jspecify.annotations.Nullable;
 
 /**
  * A channel that cuts what is written to it into chunks of at most {@code maxChunkBytes} and hands
- * each full chunk to a {@link ChunkSink}. Not thread-safe.
+ * each full chunk to a {@link PooledChunkSink}. Not thread-safe.
  *
- * <p>Each chunk is written once into a fresh array and wrapped without a copy: the sink (gRPC) may
- * hold the chunk after we return, so an array is never reused once it has been handed out.
+ * <p>Each chunk is written once into an array and wrapped without a copy. Without a pool the array
+ * is fresh and never reused, since the sink (gRPC) may hold the chunk after we return. With a
+ * {@link ChunkPool}, arrays for big chunks come from the pool and go back to it when the sink
+ * releases the chunk; small arrays (one-row batches) are fresh, as allocating them costs less than
+ * holding a whole pooled array per call.
  */
 final class ChunkingChannel implements WritableByteChannel {
   /** A flushed tail smaller than this fraction of its array is copied to an exact-size array. */
@@ -27,16 +31,22 @@ final class ChunkingChannel implements WritableByteChannel {
    */
   static final int MIN_ARRAY_BYTES = 16 << 10;
 
+  private static final Runnable NOTHING_TO_RELEASE = () -> {};
+
   private final int maxChunkBytes;
-  private final ChunkSink sink;
+  private final PooledChunkSink sink;
+  private final @Nullable ChunkPool pool;
   private byte[] current;
+  /** Whether {@link #current} came from the pool and must go back to it. */
+  private boolean currentPooled;
   private int filled;
   private long expected;
   private long bytesEmitted;
   private boolean open = true;
 
-  ChunkingChannel(int maxChunkBytes, ChunkSink sink) {
+  ChunkingChannel(int maxChunkBytes, @Nullable ChunkPool pool, PooledChunkSink sink) {
     this.maxChunkBytes = maxChunkBytes;
+    this.pool = pool;
     this.sink = sink;
   }
 
@@ -45,15 +55,14 @@ final class ChunkingChannel implements WritableByteChannel {
     int written = src.remaining();
     while (src.hasRemaining()) {
       if (current == null) {
-        current = new byte[(int) Math.min(maxChunkBytes, Math.max(expected, MIN_ARRAY_BYTES))];
+        allocate();
       }
       int n = Math.min(src.remaining(), current.length - filled);
       src.get(current, filled, n);
       filled += n;
       expected = Math.max(0, expected - n);
       if (filled == current.length) {
-        emit(UnsafeByteOperations.unsafeWrap(current));
-        current = null;
+        emitCurrent();
       }
     }
     return written;
@@ -75,21 +84,43 @@ final class ChunkingChannel implements WritableByteChannel {
     }
     if (filled < current.length / SMALL_TAIL_DIVISOR) {
       // Keep the big array for the next batch rather than pinning it under a tiny chunk.
-      emit(ByteString.copyFrom(current, 0, filled));
+      emit(ByteString.copyFrom(current, 0, filled), NOTHING_TO_RELEASE);
     } else {
-      emit(UnsafeByteOperations.unsafeWrap(current, 0, filled));
+      emitCurrent();
+    }
+  }
+
+  /** Gives a pooled array that holds no unsent bytes back to the pool; for the stream's end. */
+  void recycle() {
+    if (current != null && filled == 0 && currentPooled) {
+      pool.give(current);
       current = null;
     }
+  }
+
+  private void allocate() {
+    int wanted = (int) Math.min(maxChunkBytes, Math.max(expected, MIN_ARRAY_BYTES));
+    // Half a pooled array or more: pooling saves the allocation and the garbage.
+    currentPooled = pool != null && wanted >= maxChunkBytes / 2;
+    current = currentPooled ? pool.take() : new byte[wanted];
+  }
+
+  private void emitCurrent() {
+    byte[] array = current;
+    ByteString chunk = UnsafeByteOperations.unsafeWrap(array, 0, filled);
+    Runnable release = currentPooled ? () -> pool.give(array) : NOTHING_TO_RELEASE;
+    current = null;
+    emit(chunk, release);
   }
 
   long bytesEmitted() {
     return bytesEmitted;
   }
 
-  private void emit(ByteString chunk) {
+  private void emit(ByteString chunk, Runnable release) {
     bytesEmitted += chunk.size();
     filled = 0;
-    sink.accept(chunk);
+    sink.accept(chunk, release);
   }
 
   @Override

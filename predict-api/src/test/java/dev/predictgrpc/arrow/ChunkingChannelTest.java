@@ -22,7 +22,8 @@ class ChunkingChannelTest {
   private ChunkingChannel channel(int maxChunkBytes) {
     return new ChunkingChannel(
         maxChunkBytes,
-        chunk -> {
+        null,
+        (chunk, release) -> {
           chunks.add(chunk);
           snapshots.add(chunk.toByteArray());
         });

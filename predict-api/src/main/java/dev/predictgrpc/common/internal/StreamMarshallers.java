@@ -3,6 +3,7 @@
  */
 package dev.predictgrpc.common.internal;
 
+import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
@@ -11,26 +12,26 @@ import io.grpc.MethodDescriptor;
 /**
  * The {@code PredictStream} method with {@link ZeroCopyMarshaller}s, for the server and the client.
  * The bytes on the wire are exactly those of the generated method; only parsing changes. Each
- * factory call returns a new marshaller, which tracks the messages it parsed until they are
- * released. Thread-safe.
+ * factory call returns a new marshaller, which holds the bytes of the messages it received until
+ * they are taken. Thread-safe.
  */
 public final class StreamMarshallers {
   private StreamMarshallers() {}
 
-  /** Parses request chunks ({@code PredictStreamRequest.chunk}) without copying them. */
+  /** Receives request chunks ({@code PredictStreamRequest.chunk}) without copying them. */
   public static ZeroCopyMarshaller<PredictStreamRequest> requests() {
     return new ZeroCopyMarshaller<>(
         PredictStreamRequest.getDefaultInstance(),
         PredictStreamRequest.CHUNK_FIELD_NUMBER,
-        chunk -> PredictStreamRequest.newBuilder().setChunk(chunk).build());
+        () -> PredictStreamRequest.newBuilder().setChunk(ByteString.EMPTY).build());
   }
 
-  /** Parses response chunks ({@code PredictStreamResponse.chunk}) without copying them. */
+  /** Receives response chunks ({@code PredictStreamResponse.chunk}) without copying them. */
   public static ZeroCopyMarshaller<PredictStreamResponse> responses() {
     return new ZeroCopyMarshaller<>(
         PredictStreamResponse.getDefaultInstance(),
         PredictStreamResponse.CHUNK_FIELD_NUMBER,
-        chunk -> PredictStreamResponse.newBuilder().setChunk(chunk).build());
+        () -> PredictStreamResponse.newBuilder().setChunk(ByteString.EMPTY).build());
   }
 
   /** The generated {@code PredictStream} descriptor with the given marshallers. */

@@ -5,9 +5,7 @@ package dev.predictgrpc.common.internal;
 
 import static java.util.Objects.requireNonNull;
 
-import com.google.protobuf.ByteString;
 import com.google.protobuf.Message;
-import com.google.protobuf.UnsafeByteOperations;
 import com.google.protobuf.WireFormat;
 import io.grpc.Detachable;
 import io.grpc.HasByteBuffer;
@@ -22,13 +20,12 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
+import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A protobuf marshaller that parses large messages made of one {@code bytes} field without copying
- * those bytes out of the transport's buffers: the field of the parsed message is a view of the
- * network buffers gRPC received it in.
+ * A protobuf marshaller that receives large messages made of one {@code bytes} field without
+ * copying those bytes out of the transport's buffers.
  *
  * <p>gRPC's own protobuf marshaller copies every inbound message twice before our code sees it:
  * from the transport's buffers into a scratch array, and from that array into the message's
@@ -36,20 +33,20 @@ import org.jspecify.annotations.Nullable;
  * garbage per message, and the decoder then copies the bytes a third time into Arrow memory. This
  * marshaller uses the transport's {@link Detachable} and {@link HasByteBuffer} streams (grpc-netty
  * provides both) to take ownership of the received buffers instead, so the Arrow copy is the only
- * one.
+ * one. A {@code ByteString} cannot hold them: from protobuf 4.x, wrapping a direct buffer copies
+ * it. So the bytes travel beside the message, as {@link ReceivedBytes}.
  *
- * <p>Only the common shape is parsed by hand: a message that is exactly one occurrence of the
- * chosen field. Anything else (a header message, unknown fields, a field repeated) goes through
- * protobuf's parser, with a copy. Protobuf cannot alias a field that spans several network
- * buffers itself: from 4.x its {@code CodedInputStream} over a list of buffers always copies.
+ * <p><b>What the receiver sees.</b> A message received without a copy has its bytes field set to
+ * the empty string, which marks which field it was, and {@link #takeBytes} hands over its bytes.
+ * Only the common shape is received this way: a message of at least {@value #MIN_ZERO_COPY_BYTES}
+ * bytes that is exactly one occurrence of the chosen field. Anything else (a header message,
+ * unknown fields, a field repeated, a transport without those streams such as in-process) is
+ * parsed by protobuf as usual, and {@link #takeBytes} returns null for it.
  *
- * <p><b>Ownership.</b> A message parsed without a copy holds the transport's buffers until {@link
- * #release} is called with it. Whoever receives the message must call {@link #release} exactly
- * once, when it no longer needs the message's bytes; forgetting leaks pooled network memory. For
- * a message that was copied (small ones, or on a transport without those streams, such as
- * in-process) {@link #release} does nothing, so callers need not tell the cases apart.
+ * <p><b>Ownership.</b> Whoever receives a message must call {@link #takeBytes} or {@link #discard}
+ * with it once, and release the bytes taken; forgetting leaks pooled network memory.
  *
- * <p>Thread-safe: messages may be parsed and released on any threads.
+ * <p>Thread-safe: messages may be parsed, taken and discarded on any threads.
  *
  * @param <T> the message type
  */
@@ -58,34 +55,49 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
    * Below this size a message is copied as usual: detaching costs a few allocations and a map
    * entry, more than copying a few KiB. Chunks of Arrow batches are far above it.
    */
-  static final int MIN_ZERO_COPY_BYTES = 16 << 10;
+  public static final int MIN_ZERO_COPY_BYTES = 16 << 10;
 
   private final PrototypeMarshaller<T> copying;
   private final T prototype;
-  /** The tag (field number and wire type 2) of the field parsed without a copy. */
+  /** The tag (field number and wire type 2) of the field received without a copy. */
   private final int bytesFieldTag;
-  /** Builds a message holding only that field. */
-  private final Function<ByteString, T> wrap;
+  /** Makes the message that stands for a received one: its bytes field set, and empty. */
+  private final Supplier<T> placeholder;
 
   /**
-   * The detached transport buffers behind each message parsed without a copy, by identity: the
-   * generated messages' equals and hashCode compare and hash the whole content.
+   * The bytes of each message received without a copy, by identity: each placeholder is a new
+   * object, while equals and hashCode would find all placeholders alike.
    */
-  private final Map<T, InputStream> buffersByMessage = new IdentityHashMap<>();
+  private final Map<T, ReceivedBytes> bytesByMessage = new IdentityHashMap<>();
+
+  /** The message being sent by {@link #sendLent} on this thread, until gRPC serializes it. */
+  private final ThreadLocal<@Nullable Lent<T>> lending = new ThreadLocal<>();
+
+  /** A message whose bytes are lent, and whether gRPC has taken on giving them back. */
+  private static final class Lent<T> {
+    final T message;
+    final Runnable release;
+    boolean claimed;
+
+    Lent(T message, Runnable release) {
+      this.message = message;
+      this.release = release;
+    }
+  }
 
   /**
    * Creates a marshaller for messages of {@code prototype}'s type.
    *
-   * @param bytesFieldNumber the {@code bytes} field to parse without a copy
-   * @param wrap builds a message with only that field set to the given bytes
+   * @param bytesFieldNumber the {@code bytes} field to receive without a copy
+   * @param placeholder makes a new message with only that field set, to the empty string
    */
-  @SuppressWarnings("unchecked") // ProtoUtils declares the supertype of what it returns.
-  public ZeroCopyMarshaller(T prototype, int bytesFieldNumber, Function<ByteString, T> wrap) {
+  @SuppressWarnings("unchecked") // ProtoUtils declares a supertype of what it returns.
+  public ZeroCopyMarshaller(T prototype, int bytesFieldNumber, Supplier<T> placeholder) {
     this.prototype = requireNonNull(prototype, "prototype");
     this.copying = (PrototypeMarshaller<T>) ProtoUtils.marshaller(prototype);
     // A protobuf tag is the field number shifted left by 3, or-ed with the wire type.
     this.bytesFieldTag = (bytesFieldNumber << 3) | WireFormat.WIRETYPE_LENGTH_DELIMITED;
-    this.wrap = requireNonNull(wrap, "wrap");
+    this.placeholder = requireNonNull(placeholder, "placeholder");
   }
 
   @Override
@@ -100,7 +112,34 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
 
   @Override
   public InputStream stream(T value) {
+    Lent<T> lent = lending.get();
+    if (lent != null && lent.message == value && !lent.claimed) {
+      lent.claimed = true;
+      return new LentMessageStream(copying.stream(value), lent.release);
+    }
     return copying.stream(value);
+  }
+
+  /**
+   * Sends a message whose bytes are lent (a pooled array): runs {@code send}, which must hand
+   * {@code message} to gRPC on this thread, and arranges for {@code release} to run once gRPC has
+   * closed the stream it serialized the message into; or at once, if {@code send} returned
+   * without serializing it (a cancelled call drops messages).
+   *
+   * <p>Only for calls where gRPC serializes each message once, while the send runs: server calls.
+   * A client call may buffer messages to serialize again for a retry until it is committed.
+   */
+  public void sendLent(T message, Runnable release, Runnable send) {
+    Lent<T> lent = new Lent<>(message, release);
+    lending.set(lent);
+    try {
+      send.run();
+    } finally {
+      lending.remove();
+      if (!lent.claimed) {
+        release.run();
+      }
+    }
   }
 
   @Override
@@ -109,46 +148,51 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
       return copying.parse(stream);
     }
     InputStream detached = ((Detachable) stream).detach();
-    boolean aliased = false;
+    boolean handedOver = false;
     try {
-      List<ByteBuffer> pieces = readableBuffers(detached);
-      T message = parseSingleField(pieces, detached.available());
-      if (message == null) {
+      List<ByteBuffer> field = singleFieldBytes(readableBuffers(detached), detached.available());
+      if (field == null) {
         // Not the single-field shape: let protobuf parse it, copying. Rare for large messages.
         return copying.parse(detached);
       }
-      synchronized (buffersByMessage) {
-        buffersByMessage.put(message, detached);
+      T message = placeholder.get();
+      synchronized (bytesByMessage) {
+        bytesByMessage.put(message, new ReceivedBytes(field, detached));
       }
-      aliased = true;
+      handedOver = true;
       return message;
     } catch (IOException e) {
       throw new UncheckedIOException(e); // The detached stream reads memory; it does no I/O.
     } finally {
-      if (!aliased) {
+      if (!handedOver) {
         closeQuietly(detached);
       }
     }
   }
 
   /**
-   * Releases the transport buffers that {@code message}'s bytes are a view of, if it was parsed
-   * without a copy. Call it once per parsed message, when its bytes are no longer needed.
+   * Hands over the bytes of a message received without a copy; the caller must release them.
+   * Returns null if {@code message} was parsed as usual (its bytes field then holds the bytes) or
+   * its bytes were already taken.
    */
-  public void release(T message) {
-    InputStream buffers;
-    synchronized (buffersByMessage) {
-      buffers = buffersByMessage.remove(message);
-    }
-    if (buffers != null) {
-      closeQuietly(buffers);
+  public @Nullable ReceivedBytes takeBytes(T message) {
+    synchronized (bytesByMessage) {
+      return bytesByMessage.remove(message);
     }
   }
 
-  /** Messages parsed without a copy and not yet released; for tests. */
-  public int unreleased() {
-    synchronized (buffersByMessage) {
-      return buffersByMessage.size();
+  /** Releases the bytes of {@code message} if it was received without a copy and not taken. */
+  public void discard(T message) {
+    ReceivedBytes bytes = takeBytes(message);
+    if (bytes != null) {
+      bytes.release();
+    }
+  }
+
+  /** Messages received without a copy whose bytes were not taken yet; for tests. */
+  public int untaken() {
+    synchronized (bytesByMessage) {
+      return bytesByMessage.size();
     }
   }
 
@@ -179,32 +223,30 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
   }
 
   /**
-   * Parses a message that is exactly one occurrence of the bytes field, aliasing the pieces;
-   * returns null for any other shape.
+   * If the message is exactly one occurrence of the bytes field, returns read-only views of that
+   * field's bytes within {@code pieces}; else null.
    */
-  private @Nullable T parseSingleField(List<ByteBuffer> pieces, int size) {
+  private @Nullable List<ByteBuffer> singleFieldBytes(List<ByteBuffer> pieces, int size) {
     PieceReader reader = new PieceReader(pieces);
-    long tag = reader.readVarint();
-    if (tag != bytesFieldTag) {
+    if (reader.readVarint() != bytesFieldTag) {
       return null;
     }
     long length = reader.readVarint();
     if (length < 0 || length != size - reader.position()) {
       return null;
     }
-    List<ByteString> views = new ArrayList<>(pieces.size());
+    List<ByteBuffer> views = new ArrayList<>(pieces.size());
     int skip = reader.position();
     for (ByteBuffer piece : pieces) {
-      ByteBuffer view = piece.duplicate();
+      ByteBuffer view = piece.asReadOnlyBuffer();
       int skipped = Math.min(skip, view.remaining());
       view.position(view.position() + skipped);
       skip -= skipped;
       if (view.hasRemaining()) {
-        views.add(UnsafeByteOperations.unsafeWrap(view));
+        views.add(view);
       }
     }
-    // A rope over the views: concatenation copies nothing but the smallest pieces.
-    return wrap.apply(ByteString.copyFrom(views));
+    return views;
   }
 
   /** Reads the varints at the start of a message, across piece boundaries. */
@@ -252,13 +294,11 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
     }
   }
 
-  private static void closeQuietly(@Nullable InputStream stream) {
+  private static void closeQuietly(InputStream stream) {
     try {
-      if (stream != null) {
-        stream.close();
-      }
+      stream.close();
     } catch (IOException ignored) {
-      // Closing releases reference counts; it does not fail in practice.
+      // Closing a detached gRPC stream drops reference counts; it does not fail in practice.
     }
   }
 }

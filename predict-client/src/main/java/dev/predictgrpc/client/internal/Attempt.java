@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.StreamHeader;
+import dev.predictgrpc.common.internal.ReceivedBytes;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import io.grpc.CallOptions;
@@ -35,7 +36,7 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   static final Object END = new Object();
 
   /**
-   * Parses result chunks as views of the network buffers they arrived in; whoever consumes an
+   * Receives result chunks as views of the network buffers they arrived in; whoever consumes an
    * {@link Inbound} chunk must run its {@link Inbound#release}. Shared by all streams.
    */
   static final ZeroCopyMarshaller<PredictStreamResponse> RESPONSES = StreamMarshallers.responses();
@@ -62,9 +63,10 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   }
 
   /**
-   * A received chunk ({@link ByteString}), failure ({@link Throwable}) or {@link #END}, tagged with
-   * the attempt it belongs to. A chunk may be a view of network buffers: whoever takes it must run
-   * {@link #release} exactly once, when its bytes are no longer needed (or hand that duty on).
+   * A received chunk (a {@link ByteString}, or a {@code List<ByteBuffer>} of views of the network
+   * buffers it arrived in), a failure ({@link Throwable}) or {@link #END}, tagged with the attempt
+   * it belongs to. Whoever takes it must run {@link #release} exactly once, when its bytes are no
+   * longer needed (or hand that duty on).
    */
   static final class Inbound {
     final Attempt attempt;
@@ -117,11 +119,15 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
   @Override
   public void onNext(PredictStreamResponse response) {
     if (response.hasHeader()) {
-      RESPONSES.release(response);
       listener.onModelVersion(response.getHeader().getModel().getVersion());
       requests.request(1); // The header is consumed here, not by the reader.
+      return;
+    }
+    ReceivedBytes received = RESPONSES.takeBytes(response);
+    if (received != null) {
+      listener.onInbound(new Inbound(this, received.buffers(), received::release));
     } else {
-      listener.onInbound(new Inbound(this, response.getChunk(), () -> RESPONSES.release(response)));
+      listener.onInbound(new Inbound(this, response.getChunk()));
     }
   }
 

@@ -12,7 +12,12 @@ import java.util.List;
  * The chunks a stream keeps so that a new call can pick up where a failed one stopped: the start
  * chunks (schema and dictionaries), the chunks of every batch sent but not yet answered, oldest
  * first, and the end-of-stream chunks. Only the unanswered batches count against {@link
- * StreamSettings#maxReplayBytes()}; with resume off no batch is kept.
+ * StreamSettings#maxReplayBytes()}; with resume off no batch's bytes are kept.
+ *
+ * <p>It also gives the encoder's pooled arrays back, resume or not: a batch's arrays are released
+ * once its result has arrived. By then the server has read the whole batch, and gRPC has dropped
+ * every reference to its messages: a call is committed, and stops buffering messages for retries,
+ * once the response headers arrive (gRFC A6), and they come before any result.
  *
  * <p>The encoder's output is recorded into whichever part is being collected ({@link
  * #collectStart}, {@link #collectBatch}, {@link #collectEnd}); each result delivered releases the
@@ -21,12 +26,24 @@ import java.util.List;
  * <p>Not thread-safe: the stream guards it with its upload lock.
  */
 final class ReplayBuffer {
+  /** The chunks of one part of the stream, and the actions that give their arrays back. */
+  private static final class Part {
+    final List<ByteString> chunks = new ArrayList<>();
+    final List<Runnable> releases = new ArrayList<>();
+    long bytes;
+
+    void release() {
+      releases.forEach(Runnable::run);
+      releases.clear();
+    }
+  }
+
   private final boolean enabled;
   private final long maxBytes;
-  private final List<ByteString> startChunks = new ArrayList<>();
-  private final List<ByteString> endChunks = new ArrayList<>();
-  private final ArrayDeque<List<ByteString>> batches = new ArrayDeque<>();
-  private List<ByteString> collecting = new ArrayList<>();
+  private final Part start = new Part();
+  private final Part end = new Part();
+  private final ArrayDeque<Part> batches = new ArrayDeque<>();
+  private Part collecting = new Part();
   private long bytes;
 
   ReplayBuffer(StreamSettings settings) {
@@ -36,40 +53,40 @@ final class ReplayBuffer {
 
   /** The chunks that follow are the stream's start (schema and dictionaries). */
   void collectStart() {
-    collecting = startChunks;
+    collecting = start;
   }
 
   /** The chunks that follow, until {@link #batchSent()}, belong to one batch. */
   void collectBatch() {
-    collecting = new ArrayList<>();
+    collecting = new Part();
   }
 
   /** The chunks that follow end the stream. */
   void collectEnd() {
-    collecting = endChunks;
+    collecting = end;
   }
 
-  void record(ByteString chunk) {
-    collecting.add(chunk);
+  /** Records a chunk about to be sent, and what gives its array back once it is answered. */
+  void record(ByteString chunk, Runnable release) {
+    if (enabled || collecting == start || collecting == end) {
+      collecting.chunks.add(chunk);
+      collecting.bytes += chunk.size();
+    }
+    collecting.releases.add(release);
   }
 
   /** The batch being collected is fully sent: keep it until its result arrives. */
   void batchSent() {
-    if (enabled) {
-      batches.add(collecting);
-      for (ByteString chunk : collecting) {
-        bytes += chunk.size();
-      }
-    }
+    batches.add(collecting);
+    bytes += collecting.bytes;
   }
 
   /** The oldest unanswered batch got its result: it need never be sent again. */
   void batchAnswered() {
-    List<ByteString> answered = batches.poll();
+    Part answered = batches.poll();
     if (answered != null) {
-      for (ByteString chunk : answered) {
-        bytes -= chunk.size();
-      }
+      bytes -= answered.bytes;
+      answered.release();
     }
   }
 
@@ -84,17 +101,25 @@ final class ReplayBuffer {
 
   /** Sends the start and every unanswered batch again, and the end if the input is complete. */
   void replayTo(Attempt attempt, boolean inputComplete) {
-    attempt.sendAll(startChunks);
-    for (List<ByteString> batch : batches) {
-      attempt.sendAll(batch);
+    attempt.sendAll(start.chunks);
+    for (Part batch : batches) {
+      attempt.sendAll(batch.chunks);
     }
     if (inputComplete) {
-      attempt.sendAll(endChunks);
+      attempt.sendAll(end.chunks);
     }
   }
 
-  /** Drops the unanswered batches; the stream will not resume again. */
+  /**
+   * Drops the unanswered batches, giving their arrays back: the stream is over, so no call will
+   * send them again.
+   */
   void clear() {
-    batches.clear();
+    for (Part batch = batches.poll(); batch != null; batch = batches.poll()) {
+      batch.release();
+    }
+    bytes = 0;
+    start.release();
+    end.release();
   }
 }

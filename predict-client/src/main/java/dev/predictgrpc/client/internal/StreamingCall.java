@@ -11,6 +11,8 @@ import dev.predictgrpc.common.PredictException;
 import io.grpc.CallOptions;
 import io.grpc.Channel;
 import io.grpc.Status;
+import java.nio.ByteBuffer;
+import java.util.List;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -192,9 +194,14 @@ public final class StreamingCall {
           item.release.run();
           continue; // Left over from an attempt that failed and was resumed.
         }
-        if (item.payload instanceof ByteString) {
+        if (item.payload instanceof List) {
           item.attempt.requests.request(1);
-          decoder.append((ByteString) item.payload, item.release);
+          @SuppressWarnings("unchecked") // Attempt sends views of network buffers as a list.
+          List<ByteBuffer> views = (List<ByteBuffer>) item.payload;
+          decoder.append(views, item.release);
+        } else if (item.payload instanceof ByteString) {
+          item.attempt.requests.request(1);
+          decoder.append((ByteString) item.payload);
         } else if (item.payload == Attempt.END) {
           decoder.finish();
           checkResultCount();

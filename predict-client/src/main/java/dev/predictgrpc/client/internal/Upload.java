@@ -5,6 +5,7 @@ package dev.predictgrpc.client.internal;
 
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import dev.predictgrpc.arrow.ChunkPool;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.jspecify.annotations.Nullable;
@@ -18,8 +19,16 @@ import org.jspecify.annotations.Nullable;
  * the attempt passed in the current one for as long as a method runs.
  */
 final class Upload {
+  /**
+   * Few idle arrays are needed: once the first results are back, each answered batch gives its
+   * arrays back about as fast as new batches take them.
+   */
+  private static final int MAX_IDLE_CHUNK_ARRAYS = 8;
+
   private final StreamSettings settings;
   private final ReplayBuffer replay;
+  /** Recycles this stream's chunk arrays; see {@link ReplayBuffer} for when they come back. */
+  private final ChunkPool chunkArrays;
   private @Nullable ArrowChunkEncoder encoder;
   /** The attempt the encoder's chunks go to: the one passed to the method running now. */
   private @Nullable Attempt target;
@@ -29,6 +38,7 @@ final class Upload {
   Upload(StreamSettings settings) {
     this.settings = settings;
     this.replay = new ReplayBuffer(settings);
+    this.chunkArrays = ChunkPool.create(settings.maxChunkBytes(), MAX_IDLE_CHUNK_ARRAYS);
   }
 
   /**
@@ -40,7 +50,7 @@ final class Upload {
     if (encoder == null) {
       encoder =
           ArrowChunkEncoder.create(
-              batch.getSchema(), dictionaries, settings.maxChunkBytes(), this::emit);
+              batch.getSchema(), dictionaries, settings.maxChunkBytes(), chunkArrays, this::emit);
       replay.collectStart();
       encoder.writeStart();
     }
@@ -100,14 +110,14 @@ final class Upload {
     return replay.unansweredBatches();
   }
 
-  /** Drops what was kept for a resume; the stream is closing. */
+  /** Drops what was kept for a resume, giving pooled arrays back; the stream is closing. */
   void clear() {
     replay.clear();
   }
 
   /** The encoder's sink: records the chunk for replay and sends it on the current attempt. */
-  private void emit(ByteString chunk) {
-    replay.record(chunk);
+  private void emit(ByteString chunk, Runnable release) {
+    replay.record(chunk, release);
     target.send(chunk);
   }
 }

@@ -4,7 +4,9 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
+import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.arrow.ChunkSink;
+import dev.predictgrpc.arrow.PooledChunkSink;
 import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.ModelService;
 import io.grpc.Status;
@@ -26,16 +28,32 @@ final class CallScorer {
   private final CallContext context;
   private final InputSchemaCheck inputCheck;
   private final int maxChunkBytes;
-  private final ChunkSink sink;
+  private final @Nullable ChunkPool pool;
+  private final PooledChunkSink sink;
   private @Nullable ArrowChunkEncoder encoder;
   private long batches;
 
+  /** A scorer whose output chunks are fresh arrays that {@code sink} may keep. */
   CallScorer(ServedModel served, CallContext context, int maxChunkBytes, ChunkSink sink) {
+    this(served, context, maxChunkBytes, null, (chunk, release) -> sink.accept(chunk));
+  }
+
+  /**
+   * A scorer whose big output chunks are arrays lent from {@code pool}, which {@code sink} gives
+   * back; see {@link PooledChunkSink}.
+   */
+  CallScorer(
+      ServedModel served,
+      CallContext context,
+      int maxChunkBytes,
+      @Nullable ChunkPool pool,
+      PooledChunkSink sink) {
     this.served = served;
     this.model = served.model;
     this.context = context;
     this.inputCheck = new InputSchemaCheck(model.name(), model.inputSchema());
     this.maxChunkBytes = maxChunkBytes;
+    this.pool = pool;
     this.sink = sink;
   }
 
@@ -79,9 +97,7 @@ final class CallScorer {
   void finish() {
     if (encoder == null) {
       Schema declared = model.outputSchema();
-      encoder =
-          ArrowChunkEncoder.create(
-              declared != null ? declared : new Schema(List.<Field>of()), null, maxChunkBytes, sink);
+      encoder = newEncoder(declared != null ? declared : new Schema(List.<Field>of()), null);
     }
     encoder.end();
   }
@@ -115,11 +131,20 @@ final class CallScorer {
     if (encoder == null) {
       // Dictionary-encoded output columns can only be ones passed through from the input (an echo),
       // so the input's dictionaries are the ones to send.
-      encoder = ArrowChunkEncoder.create(output.getSchema(), dictionaries, maxChunkBytes, sink);
+      encoder = newEncoder(output.getSchema(), dictionaries);
     } else if (!encoder.schema().equals(output.getSchema())) {
       throw modelFault(
           label + " returned a schema for batch " + batches + " that differs from batch 0's");
     }
+  }
+
+  private ArrowChunkEncoder newEncoder(
+      Schema schema, @Nullable DictionaryProvider dictionaries) {
+    if (pool == null) {
+      return ArrowChunkEncoder.create(
+          schema, dictionaries, maxChunkBytes, (chunk) -> sink.accept(chunk, () -> {}));
+    }
+    return ArrowChunkEncoder.create(schema, dictionaries, maxChunkBytes, pool, sink);
   }
 
   private static boolean sameTypes(Schema want, Schema got) {

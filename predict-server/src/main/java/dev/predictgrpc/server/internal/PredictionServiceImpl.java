@@ -86,7 +86,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   public ServerServiceDefinition zeroCopyDefinition() {
     ServerServiceDefinition generated = super.bindService();
     MethodDescriptor<PredictStreamRequest, PredictStreamResponse> zeroCopyStream =
-        StreamMarshallers.predictStream(state.streamRequests, StreamMarshallers.responses());
+        StreamMarshallers.predictStream(state.streamRequests, state.streamResponses);
     ServiceDescriptor generatedService = generated.getServiceDescriptor();
     ServiceDescriptor.Builder service =
         ServiceDescriptor.newBuilder(generatedService.getName())

@@ -4,6 +4,8 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.api.v1.PredictStreamRequest;
+import dev.predictgrpc.api.v1.PredictStreamResponse;
+import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import dev.predictgrpc.server.ServerLimits;
@@ -11,6 +13,8 @@ import org.apache.arrow.memory.BufferAllocator;
 
 /** What every call of one service shares: models, memory, limits, access rules. Thread-safe. */
 final class ServiceState {
+  private static final int MAX_IDLE_RESPONSE_ARRAYS = 16;
+
   final ModelRegistry registry;
   final ServedModels served;
   final BufferAllocator allocator;
@@ -18,9 +22,16 @@ final class ServiceState {
   final Access access;
   final StreamLimiter streams;
   final CallAllocators calls;
-  /** Parses stream chunks as views of the network buffers; each must be released once used. */
-  final ZeroCopyMarshaller<PredictStreamRequest> streamRequests =
-      StreamMarshallers.requests();
+  /** Receives stream chunks as views of the network buffers; each must be taken or discarded. */
+  final ZeroCopyMarshaller<PredictStreamRequest> streamRequests = StreamMarshallers.requests();
+  /** Sends stream chunks lent from {@link #responseChunks}, giving them back once written. */
+  final ZeroCopyMarshaller<PredictStreamResponse> streamResponses = StreamMarshallers.responses();
+  /**
+   * Recycles the arrays of big response chunks across all streams. Each stream has about one in
+   * flight at a time (it is written out before the next is encoded), so a few idle arrays serve
+   * many streams.
+   */
+  final ChunkPool responseChunks;
 
   ServiceState(
       ServedModels served, BufferAllocator allocator, ServerLimits limits, Access access) {
@@ -31,5 +42,6 @@ final class ServiceState {
     this.access = access;
     this.streams = new StreamLimiter(limits.maxConcurrentStreamsPerClient());
     this.calls = new CallAllocators(allocator);
+    this.responseChunks = ChunkPool.create(limits.maxChunkBytes(), MAX_IDLE_RESPONSE_ARRAYS);
   }
 }

@@ -3,6 +3,7 @@
  */
 package dev.predictgrpc.server.internal;
 
+import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.ModelSpec;
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
@@ -10,6 +11,7 @@ import dev.predictgrpc.api.v1.StreamHeader;
 import dev.predictgrpc.api.v1.StreamResponseHeader;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.common.internal.ReceivedBytes;
 import dev.predictgrpc.server.ModelService;
 import dev.predictgrpc.server.ServerLimits;
 import io.grpc.Context;
@@ -70,12 +72,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
 
   @Override
   public void onNext(PredictStreamRequest request) {
-    if (done) {
-      service.streamRequests.release(request);
-      return; // Messages already in flight when the call failed.
-    }
-    boolean handedToDecoder = false;
     try {
+      if (done) {
+        return; // Messages already in flight when the call failed.
+      }
       switch (request.getKindCase()) {
         case HEADER:
           if (scorer != null) {
@@ -88,9 +88,13 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             throw invalid(
                 "the first PredictStream message must be a header naming the model, not a chunk");
           }
-          // The chunk is a view of network buffers: the decoder releases them once it has read it.
-          handedToDecoder = true;
-          decoder.append(request.getChunk(), () -> service.streamRequests.release(request));
+          ReceivedBytes received = service.streamRequests.takeBytes(request);
+          if (received != null) {
+            // Views of the network buffers: the decoder releases them once it has read them.
+            decoder.append(received.buffers(), received::release);
+          } else {
+            decoder.append(request.getChunk());
+          }
           while (decoder.nextBatch()) {
             scorer.score(decoder.root(), decoder.dictionaries());
           }
@@ -102,9 +106,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     } catch (Throwable t) {
       fail(t);
     } finally {
-      if (!handedToDecoder) {
-        service.streamRequests.release(request);
-      }
+      service.streamRequests.discard(request); // Received bytes not handed to the decoder.
     }
   }
 
@@ -172,7 +174,8 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             service.served.get(model),
             context,
             limits.maxChunkBytes(),
-            chunk -> responses.onNext(PredictStreamResponse.newBuilder().setChunk(chunk).build()));
+            service.responseChunks,
+            this::sendChunk);
     responses.onNext(
         PredictStreamResponse.newBuilder()
             .setHeader(
@@ -180,6 +183,12 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
                     .setModel(
                         ModelSpec.newBuilder().setName(model.name()).setVersion(model.version())))
             .build());
+  }
+
+  /** Sends a chunk whose array is lent: it goes back to the pool once gRPC has written it. */
+  private void sendChunk(ByteString chunk, Runnable release) {
+    PredictStreamResponse message = PredictStreamResponse.newBuilder().setChunk(chunk).build();
+    service.streamResponses.sendLent(message, release, () -> responses.onNext(message));
   }
 
   private void requestNextMessage() {
