@@ -8,10 +8,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.ArrowType;
@@ -21,8 +19,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * The two ends of the zero-garbage stream path: the encoder lends pooled arrays and takes them back
- * on release, and the decoder reads borrowed buffers and releases them exactly once.
+ * The encoder's side of the zero-garbage stream path: it lends pooled arrays and takes them back on
+ * release. (The decoder's side, borrowed buffers, is in {@link ArrowChunkDecoderReleaseTest}.)
  */
 class PooledChunksTest {
   private static final int CHUNK = 64 << 10;
@@ -125,87 +123,5 @@ class PooledChunksTest {
           .isInstanceOf(IllegalArgumentException.class)
           .hasMessageContaining("maxChunkBytes=" + CHUNK);
     }
-  }
-
-  @Test
-  void borrowedBuffers_areReleasedOnceFullyRead_notBefore() {
-    List<ByteBuffer> direct = directCopies(streamOfTwoBatches());
-    // Cut the stream into two borrowed chunks at an arbitrary point inside the first batch.
-    ByteBuffer all = direct.get(0);
-    int cut = all.remaining() / 3;
-    AtomicInteger firstReleased = new AtomicInteger();
-    AtomicInteger secondReleased = new AtomicInteger();
-    try (ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(arrow.allocator()).build()) {
-      decoder.append(List.of(all.duplicate().limit(cut)), firstReleased::incrementAndGet);
-      assertThat(decoder.nextBatch()).isFalse();
-      assertThat(firstReleased).hasValue(1); // Consumed into the message being assembled.
-
-      ByteBuffer rest = all.duplicate().position(cut);
-      decoder.append(List.of(rest.slice(cut, 10), rest.slice(cut + 10, rest.remaining() - 10)),
-          secondReleased::incrementAndGet);
-      assertThat(decoder.nextBatch()).isTrue();
-      assertThat(secondReleased).hasValue(0); // The second batch is still queued.
-      assertThat(decoder.nextBatch()).isTrue();
-      assertThat(((IntVector) decoder.root().getVector(0)).get(0)).isEqualTo(1000);
-      assertThat(decoder.nextBatch()).isFalse();
-      assertThat(secondReleased).hasValue(1);
-      decoder.finish();
-    }
-    assertThat(firstReleased).hasValue(1);
-    assertThat(secondReleased).hasValue(1);
-  }
-
-  @Test
-  void borrowedBuffers_areReleasedOnClose_andWhenAppendThrows() {
-    List<ByteBuffer> direct = directCopies(streamOfTwoBatches());
-    AtomicInteger queued = new AtomicInteger();
-    AtomicInteger refused = new AtomicInteger();
-    AtomicInteger empty = new AtomicInteger();
-    ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(arrow.allocator()).build();
-    decoder.append(direct, queued::incrementAndGet);
-    decoder.append(List.of(ByteBuffer.allocateDirect(0)), empty::incrementAndGet);
-    assertThat(empty).hasValue(1);
-    decoder.close();
-    assertThat(queued).hasValue(1);
-
-    assertThatThrownBy(() -> decoder.append(directCopies(ByteString.copyFromUtf8("x")),
-            refused::incrementAndGet))
-        .isInstanceOf(IllegalStateException.class);
-    assertThat(refused).hasValue(1);
-  }
-
-  @Test
-  void borrowedBuffers_areReleasedWhenTheInputIsMalformed() {
-    AtomicInteger released = new AtomicInteger();
-    try (ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(arrow.allocator()).build()) {
-      ByteBuffer garbage = ByteBuffer.allocateDirect(64);
-      for (int i = 0; i < 64; i++) {
-        garbage.put(i, (byte) 0x7F);
-      }
-      decoder.append(List.of(garbage), released::incrementAndGet);
-      assertThatThrownBy(decoder::nextBatch).isInstanceOf(ArrowChunkException.class);
-      assertThat(released).hasValue(1);
-    }
-    assertThat(released).hasValue(1);
-  }
-
-  private ByteString streamOfTwoBatches() {
-    List<ByteString> parts = new ArrayList<>();
-    try (VectorSchemaRoot first = ints(1000, 0);
-        VectorSchemaRoot second = ints(1000, 1000)) {
-      ArrowChunkEncoder encoder =
-          ArrowChunkEncoder.create(first.getSchema(), null, CHUNK, parts::add);
-      encoder.writeBatch(first);
-      encoder.writeBatch(second);
-      encoder.end();
-    }
-    return ByteString.copyFrom(parts);
-  }
-
-  private static List<ByteBuffer> directCopies(ByteString bytes) {
-    ByteBuffer direct = ByteBuffer.allocateDirect(bytes.size());
-    bytes.copyTo(direct);
-    direct.flip();
-    return List.of(direct);
   }
 }

@@ -202,6 +202,7 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
           && stream instanceof KnownLength
           && stream instanceof HasByteBuffer
           && ((HasByteBuffer) stream).byteBufferSupported()
+          && stream.markSupported() // Walking the buffers without freeing them needs a mark.
           && stream.available() >= MIN_ZERO_COPY_BYTES;
     } catch (IOException e) {
       return false;
