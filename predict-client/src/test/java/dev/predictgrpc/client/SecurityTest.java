@@ -256,9 +256,26 @@ class SecurityTest {
         second.write(batch);
         assertThat(blocking.entered.await(5, TimeUnit.SECONDS)).isTrue();
         try (PredictCall third = client.openStream(ModelRef.of("echo"))) {
-          third.write(batch);
-          third.complete();
-          assertThatThrownBy(() -> third.results().next())
+          // The server refuses the stream when it opens; the write races with that refusal, so
+          // the writer may already see it. Either way the status and the limit must come through.
+          assertThatThrownBy(
+                  () -> {
+                    third.write(batch);
+                    third.complete();
+                    third.results().next();
+                  })
+              .isInstanceOfSatisfying(
+                  PredictException.class,
+                  e -> assertThat(e.code()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED))
+              .hasMessageContaining("maxConcurrentStreamsPerClient=2");
+        }
+        try (PredictCall refused = client.openStream(ModelRef.of("echo"))) {
+          // Once the refusal has arrived, a write reports the server's status, not a bare "ended".
+          assertThatThrownBy(() -> refused.results().next())
+              .isInstanceOfSatisfying(
+                  PredictException.class,
+                  e -> assertThat(e.code()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED));
+          assertThatThrownBy(() -> refused.write(batch))
               .isInstanceOfSatisfying(
                   PredictException.class,
                   e -> assertThat(e.code()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED))

@@ -323,7 +323,6 @@ public final class StreamingCall {
     }
   }
 
-  /** Waits until a write may go out; the reader's resume or results wake us. */
   /**
    * True if a call that ended with {@code status} may be resumed on another replica: it died or
    * was stopped (UNAVAILABLE, or a server-side reset gRPC reports as CANCELLED; only a CANCELLED we
@@ -337,11 +336,11 @@ public final class StreamingCall {
         || (status.getCode() == Status.Code.CANCELLED && !cancelledHere);
   }
 
+  /** Waits until a write may go out; the reader's resume or results wake us. */
   private void awaitWritableLocked() {
     while (true) {
       if (finished) {
-        throw new PredictException(
-            Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
+        throw endedException(attempt.closeStatus);
       }
       if (cancelledHere) {
         // No resume follows a cancel from this side: nothing will make the call writable again,
@@ -355,8 +354,7 @@ public final class StreamingCall {
       if (current.closed && !mayResume(current.closeStatus)) {
         // The call ended for good (the server answered, or refused it, say with a limit): no
         // resume will make it writable, so fail now rather than wait for a reader to notice.
-        throw new PredictException(
-            Status.Code.FAILED_PRECONDITION, "the stream has already ended; read its results to see why");
+        throw endedException(current.closeStatus);
       }
       try {
         // onReady, results and resumes notify; the timeout only bounds the cost of a wake-up lost
@@ -368,6 +366,18 @@ public final class StreamingCall {
         throw new PredictException(Status.Code.CANCELLED, "interrupted while sending", e);
       }
     }
+  }
+
+  /**
+   * What a write on an ended call throws: the call's own failure (say RESOURCE_EXHAUSTED from a
+   * server limit that refused the stream before the write), so the writer learns why without
+   * reading the results; FAILED_PRECONDITION if the call ended normally.
+   */
+  private static PredictException endedException(@Nullable Status closeStatus) {
+    if (closeStatus != null && !closeStatus.isOk()) {
+      return Statuses.toPredictException(closeStatus.asRuntimeException());
+    }
+    return new PredictException(Status.Code.FAILED_PRECONDITION, "the stream has already ended");
   }
 
   // ---------------------------------------------------------------- download
