@@ -347,7 +347,8 @@ class PredictClientTest {
           java.time.Duration.ofSeconds(10),
           () -> {
             // Keep writing on this one thread, never reading, until the rejection lands; a
-            // write must then fail instead of waiting for a reader that does not exist.
+            // write must then fail, with the server's reason, instead of waiting for a reader
+            // that does not exist.
             assertThatThrownBy(
                     () -> {
                       while (true) {
@@ -357,7 +358,8 @@ class PredictClientTest {
                     })
                 .isInstanceOfSatisfying(
                     PredictException.class,
-                    e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION));
+                    e -> assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND))
+                .hasMessageContaining("no-such-model");
           });
       assertThatThrownBy(() -> call.results().next())
           .isInstanceOfSatisfying(
