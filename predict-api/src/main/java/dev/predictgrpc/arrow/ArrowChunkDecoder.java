@@ -478,10 +478,23 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private boolean handle(Message current, ArrowBuf currentBody) {
     switch (current.headerType()) {
       case MessageHeader.Schema:
-        FieldTreeCheck.check(
-            (org.apache.arrow.flatbuf.Schema) current.header(new org.apache.arrow.flatbuf.Schema()),
-            framer.metadata().length);
-        onSchema(MessageSerializer.deserializeSchema(current));
+        byte[] metadata = framer.metadata();
+        onSchema(
+            SchemaMessages.decode(
+                metadata,
+                current,
+                schemaMessage -> {
+                  FieldTreeCheck.check(
+                      (org.apache.arrow.flatbuf.Schema)
+                          schemaMessage.header(new org.apache.arrow.flatbuf.Schema()),
+                      metadata.length);
+                  Schema parsed = MessageSerializer.deserializeSchema(schemaMessage);
+                  // Vectors without buffers: nothing is allocated, only the types are checked.
+                  try (VectorSchemaRoot probe = VectorSchemaRoot.create(parsed, allocator)) {
+                    BatchLoader.checkTypes(probe);
+                  }
+                  return parsed;
+                }));
         return false;
       case MessageHeader.DictionaryBatch:
         onDictionary(
@@ -494,6 +507,12 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   }
 
   private void onSchema(Schema messageSchema) {
+    if (!ArrowChunkEncoder.isDictionaryEncoded(messageSchema.getFields())) {
+      // The common case: vectors straight from the (possibly cached, immutable) message schema.
+      root = VectorSchemaRoot.create(messageSchema, allocator);
+      recordBatchNodes = BatchLoader.countNodes(messageSchema.getFields());
+      return;
+    }
     List<Field> fields = new ArrayList<>(messageSchema.getFields().size());
     for (Field field : messageSchema.getFields()) {
       fields.add(DictionaryUtility.toMemoryFormat(field, allocator, dictionaries));
@@ -502,6 +521,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       dictionaryProvider.put(dictionary);
     }
     root = VectorSchemaRoot.create(new Schema(fields, messageSchema.getCustomMetadata()), allocator);
+    BatchLoader.checkTypes(root); // The dictionaries' index types, which the message schema lacks.
     recordBatchNodes = BatchLoader.countNodes(fields);
   }
 

@@ -8,6 +8,7 @@ import static java.util.Objects.requireNonNull;
 import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -55,8 +56,15 @@ public final class ArrowChunkEncoder {
   /** The default chunk size: 1 MiB, a quarter of gRPC's default 4 MiB inbound message limit. */
   public static final int DEFAULT_MAX_CHUNK_BYTES = 1 << 20;
 
-  /** Room for a record batch's metadata when sizing chunk arrays; more is handled, just chunked. */
-  private static final long METADATA_ALLOWANCE_BYTES = 4096;
+  /**
+   * A record batch's metadata is a flatbuffer of 16 bytes per field node and per buffer plus a
+   * header of about a hundred bytes; chunk arrays are sized with this much room for the header, so
+   * a small batch lands in one exact array. An underestimate costs one more small array, no more.
+   */
+  private static final long METADATA_HEADER_ALLOWANCE_BYTES = 512;
+
+  /** The end-of-stream marker: a continuation marker and a zero length. */
+  private static final int END_OF_STREAM_BYTES = 8;
 
   /** Below this, chunking would turn a stream into a flood of tiny messages. */
   static final int MIN_CHUNK_BYTES = 64;
@@ -88,6 +96,12 @@ public final class ArrowChunkEncoder {
     if (dictionaries == null && isDictionaryEncoded(schema.getFields())) {
       throw new IllegalArgumentException(
           "schema has dictionary-encoded fields but no DictionaryProvider was given");
+    }
+    if (dictionaries == null || !isDictionaryEncoded(schema.getFields())) {
+      // Without dictionaries the message schema is the schema itself: no per-stream field copies.
+      this.dictionaryIds = Set.of();
+      this.messageSchema = schema;
+      return;
     }
     Set<Long> ids = new LinkedHashSet<>();
     List<Field> messageFields = new ArrayList<>(schema.getFields().size());
@@ -197,18 +211,20 @@ public final class ArrowChunkEncoder {
   public void writeBatch(VectorSchemaRoot root) {
     requireNonNull(root, "root");
     checkNotEnded();
-    if (!schema.equals(root.getSchema())) {
+    if (schema != root.getSchema() && !schema.equals(root.getSchema())) {
       throw new IllegalArgumentException(
           "batch schema " + root.getSchema() + " differs from the stream schema " + schema);
     }
-    try {
+    try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
+      long batchBytes = messageEstimate(batch);
+      if (!schemaWritten && dictionaryIds.isEmpty()) {
+        // The schema and the first batch share an array: a unary request is then one chunk.
+        chunks.expect(SchemaMessages.encode(messageSchema).length + batchBytes);
+      }
       writeSchemaOnce();
       writeDictionariesOnce();
-      try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
-        // The flatbuffer header is small (tens of bytes per column); the body dominates.
-        chunks.expect(batch.computeBodyLength() + METADATA_ALLOWANCE_BYTES);
-        MessageSerializer.serialize(out, batch, option);
-      }
+      chunks.expect(batchBytes);
+      MessageSerializer.serialize(out, batch, option);
     } catch (IOException e) {
       throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
     }
@@ -245,6 +261,8 @@ public final class ArrowChunkEncoder {
       return;
     }
     try {
+      chunks.expect(
+          (schemaWritten ? 0 : SchemaMessages.encode(messageSchema).length) + END_OF_STREAM_BYTES);
       writeSchemaOnce();
       ArrowStreamWriter.writeEndOfStream(out, option);
     } catch (IOException e) {
@@ -272,9 +290,20 @@ public final class ArrowChunkEncoder {
 
   private void writeSchemaOnce() throws IOException {
     if (!schemaWritten) {
-      MessageSerializer.serialize(out, messageSchema, option);
+      byte[] message = SchemaMessages.encode(messageSchema);
+      chunks.expectAtLeast(message.length);
+      // Through the WriteChannel, which counts the bytes: later messages are aligned by that count.
+      out.write(ByteBuffer.wrap(message));
       schemaWritten = true;
     }
+  }
+
+  /** An upper estimate of the bytes of {@code batch}'s message: its metadata and body. */
+  private static long messageEstimate(ArrowRecordBatch batch) {
+    return METADATA_HEADER_ALLOWANCE_BYTES
+        + 16L * (batch.getNodes().size() + batch.getBuffers().size())
+        + 8L * batch.getVariadicBufferCounts().size()
+        + batch.computeBodyLength();
   }
 
   private void writeDictionariesOnce() throws IOException {
@@ -292,13 +321,15 @@ public final class ArrowChunkEncoder {
       // Closing the dictionary batch releases the record batch it wraps.
       try (ArrowDictionaryBatch batch =
           new ArrowDictionaryBatch(id, new VectorUnloader(dictionaryRoot).getRecordBatch(), false)) {
+        chunks.expect(messageEstimate(batch.getDictionary()));
         MessageSerializer.serialize(out, batch, option);
       }
     }
     dictionariesWritten = true;
   }
 
-  private static boolean isDictionaryEncoded(List<Field> fields) {
+  /** True if any of {@code fields}, or of their descendants, is dictionary-encoded. */
+  static boolean isDictionaryEncoded(List<Field> fields) {
     for (Field field : fields) {
       if (field.getDictionary() != null || isDictionaryEncoded(field.getChildren())) {
         return true;
