@@ -327,6 +327,16 @@ public final class PredictClient implements AutoCloseable {
       return this;
     }
 
+    /**
+     * The HTTP/2 flow-control window each connection and stream starts with, in bytes; gRPC then
+     * grows it to the bandwidth-delay product it measures. Default gRPC's 1 MiB; see {@code
+     * PredictServer.Builder#flowControlWindow} for the measurements.
+     */
+    public Builder flowControlWindow(int bytes) {
+      channelConfig.flowControlWindow(bytes);
+      return this;
+    }
+
     /** The largest gRPC message the client accepts. Default 4 MiB, gRPC's own default. */
     public Builder maxInboundMessageBytes(int bytes) {
       channelConfig.maxInboundMessageBytes(bytes);

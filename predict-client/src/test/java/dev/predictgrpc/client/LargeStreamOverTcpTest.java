@@ -4,6 +4,7 @@
 package dev.predictgrpc.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.server.ServerLimits;
@@ -16,7 +17,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * Streams a 256 MiB table through an echo model over real loopback TCP, in 1 MiB chunks, with the
  * server's inbound message limit at gRPC's 4 MiB default, and checks every value that comes back
- * and that neither side's Arrow memory grew with the table.
+ * and that neither side's Arrow memory grew with the table; then the transport's tuning knobs at
+ * their small extreme.
  */
 class LargeStreamOverTcpTest {
   private static final int COLUMNS = 16;
@@ -78,5 +80,55 @@ class LargeStreamOverTcpTest {
     serverAllocator.close();
     clientAllocator.close();
     tableAllocator.close();
+  }
+
+  /**
+   * The tuning knobs at their small extreme: 64 KiB flow-control windows on both sides (gRPC
+   * starts at 1 MiB) and 64 KiB chunks, so every batch spans many messages and each side keeps
+   * waiting for window updates. Every value must still arrive, in order.
+   */
+  @Test
+  void smallFlowControlWindows_andSmallChunks_stillDeliverEveryValue() throws Exception {
+    int rowsPerBatch = 8_192; // 512 KiB of float32 per batch: 8 chunks of 64 KiB
+    int batches = 16;
+    BufferAllocator serverAllocator = arrow.allocator().newChildAllocator("server", 0, Long.MAX_VALUE);
+    BufferAllocator clientAllocator = arrow.allocator().newChildAllocator("client", 0, Long.MAX_VALUE);
+    BufferAllocator tableAllocator = arrow.allocator().newChildAllocator("table", 0, Long.MAX_VALUE);
+    try (PredictServer server =
+            PredictServer.builder(serverAllocator)
+                .bindAddress("127.0.0.1")
+                .addModel(new TestModels.EchoModel())
+                .limits(ServerLimits.builder().maxChunkBytes(64 << 10).build())
+                .flowControlWindow(64 << 10)
+                .build()
+                .start();
+        PredictClient client =
+            PredictClient.builder("127.0.0.1:" + server.port(), clientAllocator)
+                .maxChunkBytes(64 << 10)
+                .flowControlWindow(64 << 10)
+                .build();
+        GeneratedBatches table = new GeneratedBatches(tableAllocator, COLUMNS, rowsPerBatch, batches);
+        PredictionStream results = client.predictStream(ModelRef.of("echo"), table)) {
+      int batch = 0;
+      while (results.next()) {
+        GeneratedBatches.check(results.root(), batch, COLUMNS, rowsPerBatch);
+        batch++;
+      }
+      assertThat(batch).isEqualTo(batches);
+    }
+    serverAllocator.close();
+    clientAllocator.close();
+    tableAllocator.close();
+  }
+
+  @Test
+  void flowControlWindow_mustBePositive_onBothBuilders() {
+    assertThatThrownBy(() -> PredictServer.builder(arrow.allocator()).flowControlWindow(0))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("flowControlWindow: 0");
+    assertThatThrownBy(
+            () -> PredictClient.builder("127.0.0.1:1", arrow.allocator()).flowControlWindow(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("flowControlWindow: -1");
   }
 }

@@ -39,16 +39,17 @@ public final class Bench {
   /** One round of the unary warm-up: half sequential calls, half with calls in flight. */
   private static final double UNARY_WARMUP_ROUND_SECONDS = 1.0;
 
-  /** JIT compilation (client and server) below this in a round counts as settled. */
+  /** JIT compilation (client and server) below this in a warm-up round counts as settled. */
   private static final long SETTLED_JIT_MILLIS = 30;
 
-  private static final double MAX_UNARY_WARMUP_SECONDS = 30;
+  private static final double MAX_WARMUP_SECONDS = 30;
   static final String USAGE =
       "usage: bench [--rows N] [--repeats R] [--quick] [--rest-rows N] [--batch-rows N]\n"
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
           + "             [--sections stream,unary,memory]\n"
           + "             [--transports predict-grpc,flight,grpc-bytes,rest-json]\n"
+          + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
           + "             [--child-flags \"-Xmx2g ...\"]";
 
   private final BenchOptions options;
@@ -64,7 +65,18 @@ public final class Bench {
     this.options = options;
     this.out = out;
     this.progress = progress;
-    this.childFlags = ChildJvm.childFlags(options.childFlags());
+    List<String> extra = new ArrayList<>(options.childFlags());
+    // predict-grpc's tuning reaches its server and memory-run client JVMs as properties, and the
+    // clients in this JVM through the same properties.
+    if (options.chunkBytes() > 0) {
+      extra.add("-D" + PredictGrpcBench.CHUNK_BYTES + "=" + options.chunkBytes());
+      System.setProperty(PredictGrpcBench.CHUNK_BYTES, Integer.toString(options.chunkBytes()));
+    }
+    if (options.flowWindow() > 0) {
+      extra.add("-D" + PredictGrpcBench.FLOW_WINDOW + "=" + options.flowWindow());
+      System.setProperty(PredictGrpcBench.FLOW_WINDOW, Integer.toString(options.flowWindow()));
+    }
+    this.childFlags = ChildJvm.childFlags(extra);
   }
 
   /** Runs the benchmark and prints the report on {@code out}; returns the exit status. */
@@ -175,13 +187,21 @@ public final class Bench {
       throws Exception {
     for (String model : MODELS) {
       for (Transport transport : clients.keySet()) {
-        // At least one table and --warmup-seconds, so that the JIT has mostly settled.
+        // At least one table and --warmup-seconds, then on until a table compiles under
+        // SETTLED_JIT_MILLIS in both JVMs: echo runs still spent 100-600 ms in the JIT otherwise.
         long rows = Math.min(streamRows(transport), Math.max(options.batchRows(), 2_000_000));
         progress.printf(Locale.ROOT, "bench: warming up %s %s%n", model, transport.label());
-        long end = System.nanoTime() + (long) (options.warmupSeconds() * 1e9);
-        do {
-          streamOnce(clients.get(transport), servers.get(transport), model, rows);
-        } while (System.nanoTime() < end);
+        long start = System.nanoTime();
+        while (true) {
+          StreamRun run = streamOnce(clients.get(transport), servers.get(transport), model, rows);
+          double elapsed = (System.nanoTime() - start) / 1e9;
+          boolean settled =
+              run.client().jitMillis() + run.server().jitMillis() < SETTLED_JIT_MILLIS;
+          if (elapsed >= options.warmupSeconds()
+              && (settled || options.quick() || elapsed >= MAX_WARMUP_SECONDS)) {
+            break;
+          }
+        }
       }
       for (int repeat = 1; repeat <= options.repeats(); repeat++) {
         for (Transport transport : clients.keySet()) {
@@ -338,7 +358,7 @@ public final class Bench {
   /**
    * Calls for at least {@code --warmup-seconds}, then on until the JIT has settled in both JVMs
    * (under {@link #SETTLED_JIT_MILLIS} of compilation in a round), for at most {@link
-   * #MAX_UNARY_WARMUP_SECONDS}. A fixed warm-up was not enough: predict-grpc's call path has more
+   * #MAX_WARMUP_SECONDS}. A fixed warm-up was not enough: predict-grpc's call path has more
    * code to compile than a bare call, and on 2 cores its first measured runs still spent a second
    * in the JIT and came out 3-4x slower than the later ones.
    */
@@ -347,7 +367,7 @@ public final class Bench {
     progress.printf(Locale.ROOT, "bench: warming up unary %s%n", transport.label());
     // --quick (the smoke test) checks that every figure is printed, not that they are settled.
     double round = Math.min(UNARY_WARMUP_ROUND_SECONDS, options.warmupSeconds());
-    double most = options.quick() ? options.warmupSeconds() : MAX_UNARY_WARMUP_SECONDS;
+    double most = options.quick() ? options.warmupSeconds() : MAX_WARMUP_SECONDS;
     long start = System.nanoTime();
     long jitBefore = jitMillis(server);
     while (true) {

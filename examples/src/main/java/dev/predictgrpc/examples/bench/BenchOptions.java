@@ -23,6 +23,8 @@ record BenchOptions(
     Set<String> sections,
     List<Transport> transports,
     List<String> childFlags,
+    int chunkBytes,
+    int flowWindow,
     boolean quick) {
 
   /** Parses the command line; null means {@code --help}. */
@@ -39,6 +41,8 @@ record BenchOptions(
     Set<String> sections = new LinkedHashSet<>(List.of("stream", "unary", "memory"));
     List<Transport> transports = new ArrayList<>(List.of(Transport.values()));
     List<String> childFlags = new ArrayList<>();
+    int chunkBytes = 0;
+    int flowWindow = 0;
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
       switch (arg) {
@@ -97,6 +101,12 @@ record BenchOptions(
             transports.add(0, Transport.PREDICT_GRPC); // every ratio is against it
           }
           break;
+        case "--chunk-bytes":
+          chunkBytes = (int) Math.min(Integer.MAX_VALUE, positiveLong(arg, value(args, ++i)));
+          break;
+        case "--flow-window":
+          flowWindow = (int) Math.min(Integer.MAX_VALUE, positiveLong(arg, value(args, ++i)));
+          break;
         case "--child-flags":
           childFlags.addAll(List.of(value(args, ++i).trim().split("\\s+")));
           childFlags.removeIf(String::isEmpty);
@@ -121,6 +131,8 @@ record BenchOptions(
         sections,
         List.copyOf(new LinkedHashSet<>(transports)),
         List.copyOf(childFlags),
+        chunkBytes,
+        flowWindow,
         quick);
   }
 

@@ -9,6 +9,7 @@ import dev.predictgrpc.client.PredictionStream;
 import dev.predictgrpc.examples.bench.BenchModels.EchoModel;
 import dev.predictgrpc.examples.bench.BenchModels.ScoreModel;
 import dev.predictgrpc.server.PredictServer;
+import dev.predictgrpc.server.ServerLimits;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.function.Consumer;
@@ -19,19 +20,32 @@ import org.jspecify.annotations.Nullable;
 
 /** This library, used the way its README shows: PredictServer and PredictClient. */
 final class PredictGrpcBench {
+  /** System property: the chunk size both sides send (bench --chunk-bytes); unset, the default. */
+  static final String CHUNK_BYTES = "predictgrpc.bench.chunkBytes";
+
+  /** System property: the initial flow-control window (bench --flow-window); unset, gRPC's. */
+  static final String FLOW_WINDOW = "predictgrpc.bench.flowWindow";
+
   private static final ModelRef SCORE = ModelRef.of("score");
 
   private PredictGrpcBench() {}
 
   static RunningServer serve(BufferAllocator allocator) throws IOException {
-    PredictServer server =
+    PredictServer.Builder builder =
         PredictServer.builder(allocator)
             .bindAddress("127.0.0.1")
             .addModel(new EchoModel())
             .addModel(new ScoreModel())
-            .shutdownGracePeriod(Duration.ofSeconds(2))
-            .build()
-            .start();
+            .shutdownGracePeriod(Duration.ofSeconds(2));
+    Integer chunkBytes = Integer.getInteger(CHUNK_BYTES);
+    if (chunkBytes != null) {
+      builder.limits(ServerLimits.builder().maxChunkBytes(chunkBytes).build());
+    }
+    Integer flowWindow = Integer.getInteger(FLOW_WINDOW);
+    if (flowWindow != null) {
+      builder.flowControlWindow(flowWindow);
+    }
+    PredictServer server = builder.build().start();
     return RunningServer.of(server.port(), server);
   }
 
@@ -42,7 +56,16 @@ final class PredictGrpcBench {
 
     Client(int port, BufferAllocator allocator, BenchTable table) {
       this.table = table;
-      this.client = PredictClient.builder("127.0.0.1:" + port, allocator).build();
+      PredictClient.Builder builder = PredictClient.builder("127.0.0.1:" + port, allocator);
+      Integer chunkBytes = Integer.getInteger(CHUNK_BYTES);
+      if (chunkBytes != null) {
+        builder.maxChunkBytes(chunkBytes);
+      }
+      Integer flowWindow = Integer.getInteger(FLOW_WINDOW);
+      if (flowWindow != null) {
+        builder.flowControlWindow(flowWindow);
+      }
+      this.client = builder.build();
       this.oneRow = table.firstRow(allocator);
     }
 

@@ -12,6 +12,7 @@ import io.grpc.Grpc;
 import io.grpc.InsecureChannelCredentials;
 import io.grpc.ManagedChannel;
 import io.grpc.ManagedChannelBuilder;
+import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import io.grpc.TlsChannelCredentials;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -42,6 +43,7 @@ public final class ChannelConfig {
   private @Nullable String authority;
   private @Nullable CallCredentials callCredentials;
   private Map<String, ?> serviceConfig = ReplicaServiceConfig.create(4);
+  private int flowControlWindow;
 
   /** @throws IllegalArgumentException if {@code bytes} is not positive */
   public void maxInboundMessageBytes(int bytes) {
@@ -49,6 +51,14 @@ public final class ChannelConfig {
       throw new IllegalArgumentException("maxInboundMessageBytes: " + bytes + " (expected: > 0)");
     }
     this.maxInboundMessageBytes = bytes;
+  }
+
+  /** @throws IllegalArgumentException if {@code bytes} is not positive */
+  public void flowControlWindow(int bytes) {
+    if (bytes <= 0) {
+      throw new IllegalArgumentException("flowControlWindow: " + bytes + " (expected: > 0)");
+    }
+    this.flowControlWindow = bytes;
   }
 
   /** Replaces the default service config with a copy of {@code serviceConfig}. */
@@ -100,6 +110,9 @@ public final class ChannelConfig {
     if (authority != null) {
       builder.overrideAuthority(authority);
     }
+    if (flowControlWindow > 0) {
+      netty(builder).flowControlWindow(flowControlWindow);
+    }
     return builder.build();
   }
 
@@ -117,6 +130,16 @@ public final class ChannelConfig {
       channel.shutdownNow();
       Thread.currentThread().interrupt();
     }
+  }
+
+  /** The Netty builder behind {@code Grpc.newChannelBuilder}: the only transport we ship with. */
+  private static NettyChannelBuilder netty(ManagedChannelBuilder<?> builder) {
+    if (!(builder instanceof NettyChannelBuilder)) {
+      throw new IllegalStateException(
+          "flowControlWindow needs the Netty transport, but gRPC chose "
+              + builder.getClass().getName());
+    }
+    return (NettyChannelBuilder) builder;
   }
 
   private ChannelCredentials channelCredentials() {
