@@ -7,7 +7,8 @@ import java.util.concurrent.ArrayBlockingQueue;
 
 /**
  * Recycles the heap arrays that {@link ArrowChunkEncoder} cuts full-size chunks into, for senders
- * that know when the transport is done with a chunk (see {@link PooledChunkSink}).
+ * that know when the transport is done with a chunk (see {@link PooledChunkSink}); receivers use
+ * one too, for the few messages the transport cannot lend without a copy.
  *
  * <p>Why: a stream of a 1 GB table otherwise allocates 1 GB of 1 MiB arrays on each side. That
  * garbage makes the garbage collector grow the heap, so a process's peak memory grew with the size
@@ -58,14 +59,27 @@ public final class ChunkPool {
     return idle.size();
   }
 
-  /** An array of {@link #arrayBytes()}, reused if one is idle; its content is undefined. */
-  byte[] take() {
+  /**
+   * An array of {@link #arrayBytes()}, reused if one is idle; its content is undefined. The caller
+   * owns it until it hands it back with {@link #give}, or drops it.
+   */
+  public byte[] take() {
     byte[] array = idle.poll();
     return array != null ? array : new byte[arrayBytes];
   }
 
-  /** Takes back an array from {@link #take()} that nothing reads any more. */
-  void give(byte[] array) {
+  /**
+   * Takes back an array from {@link #take()} that nothing reads or writes any more; the caller
+   * must not touch it afterwards.
+   *
+   * @throws IllegalArgumentException if the array is not {@link #arrayBytes()} long
+   */
+  public void give(byte[] array) {
+    if (array.length != arrayBytes) {
+      // Handed out later, a wrong-sized array would break whoever fills it.
+      throw new IllegalArgumentException(
+          "array of " + array.length + " bytes given to a pool of " + arrayBytes + "-byte arrays");
+    }
     idle.offer(array); // Dropped for the garbage collector when the pool is full.
   }
 }

@@ -3,15 +3,14 @@
  */
 package dev.predictgrpc.common.internal;
 
-import java.io.IOException;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The bytes field of a message that {@link ZeroCopyMarshaller} parsed without a copy: views of the
- * network buffers it arrived in, which stay valid until {@link #release()}.
+ * network buffers it arrived in (or of the pooled array it was copied into, when the transport
+ * could not expose them), which stay valid until {@link #release()}.
  *
  * <p>Ownership: whoever holds it must call {@link #release()} once the bytes are no longer needed
  * (typically by handing it to {@code ArrowChunkDecoder.append(List, Runnable)}). Thread-safe;
@@ -19,10 +18,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class ReceivedBytes {
   private final List<ByteBuffer> buffers;
-  private final InputStream owner;
+  private final Runnable owner;
   private final AtomicBoolean released = new AtomicBoolean();
 
-  ReceivedBytes(List<ByteBuffer> buffers, InputStream owner) {
+  /** @param owner gives the memory back: closes the detached stream, or returns the array */
+  ReceivedBytes(List<ByteBuffer> buffers, Runnable owner) {
     this.buffers = List.copyOf(buffers);
     this.owner = owner;
   }
@@ -32,14 +32,10 @@ public final class ReceivedBytes {
     return buffers;
   }
 
-  /** Returns the network buffers to the transport's pool. */
+  /** Returns the memory to the transport's pool, or the array to its pool. */
   public void release() {
     if (released.compareAndSet(false, true)) {
-      try {
-        owner.close();
-      } catch (IOException ignored) {
-        // Closing a detached gRPC stream drops reference counts; it does not fail in practice.
-      }
+      owner.run();
     }
   }
 }

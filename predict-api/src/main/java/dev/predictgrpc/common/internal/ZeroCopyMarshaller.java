@@ -7,11 +7,13 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.Message;
 import com.google.protobuf.WireFormat;
+import dev.predictgrpc.arrow.ChunkPool;
 import io.grpc.Detachable;
 import io.grpc.HasByteBuffer;
 import io.grpc.KnownLength;
 import io.grpc.MethodDescriptor.PrototypeMarshaller;
 import io.grpc.protobuf.ProtoUtils;
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -43,6 +45,13 @@ import org.jspecify.annotations.Nullable;
  * unknown fields, a field repeated, a transport without those streams such as in-process) is
  * parsed by protobuf as usual, and {@link #takeBytes} returns null for it.
  *
+ * <p><b>When the buffers cannot be exposed.</b> grpc-netty reports some messages as not
+ * ByteBuffer-capable (in our streams about one in fourteen: those whose buffers include an empty
+ * slice). With a {@link ChunkPool}, such a message of up to one pooled array is copied once into a
+ * pooled array and handed over the same way, released back to the pool; without one, or when it
+ * is larger, protobuf parses it. Before, each of those was two 1 MiB garbage arrays, which G1
+ * allocates as humongous objects, and they drove most of the heap growth of a long stream.
+ *
  * <p><b>Ownership.</b> Whoever receives a message must call {@link #takeBytes} or {@link #discard}
  * with it once, and release the bytes taken; forgetting leaks pooled network memory.
  *
@@ -63,6 +72,8 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
   private final int bytesFieldTag;
   /** Makes the message that stands for a received one: its bytes field set, and empty. */
   private final Supplier<T> placeholder;
+  /** Arrays for messages the transport cannot expose as ByteBuffers; null: parse those. */
+  private final @Nullable ChunkPool copyPool;
 
   /**
    * The bytes of each message received without a copy, by identity: each placeholder is a new
@@ -91,8 +102,18 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
    * @param bytesFieldNumber the {@code bytes} field to receive without a copy
    * @param placeholder makes a new message with only that field set, to the empty string
    */
-  @SuppressWarnings("unchecked") // ProtoUtils declares a supertype of what it returns.
   public ZeroCopyMarshaller(T prototype, int bytesFieldNumber, Supplier<T> placeholder) {
+    this(prototype, bytesFieldNumber, placeholder, null);
+  }
+
+  /**
+   * As {@link #ZeroCopyMarshaller(Message, int, Supplier)}, and messages the transport cannot
+   * expose as ByteBuffers are copied into arrays from {@code copyPool} (shared, not owned).
+   */
+  @SuppressWarnings("unchecked") // ProtoUtils declares a supertype of what it returns.
+  public ZeroCopyMarshaller(
+      T prototype, int bytesFieldNumber, Supplier<T> placeholder, @Nullable ChunkPool copyPool) {
+    this.copyPool = copyPool;
     this.prototype = requireNonNull(prototype, "prototype");
     this.copying = (PrototypeMarshaller<T>) ProtoUtils.marshaller(prototype);
     // A protobuf tag is the field number shifted left by 3, or-ed with the wire type.
@@ -145,7 +166,7 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
   @Override
   public T parse(InputStream stream) {
     if (!canDetach(stream)) {
-      return copying.parse(stream);
+      return canCopyIntoPool(stream) ? parseIntoPooledArray(stream) : copying.parse(stream);
     }
     InputStream detached = ((Detachable) stream).detach();
     boolean handedOver = false;
@@ -156,9 +177,7 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
         return copying.parse(detached);
       }
       T message = placeholder.get();
-      synchronized (bytesByMessage) {
-        bytesByMessage.put(message, new ReceivedBytes(field, detached));
-      }
+      hold(message, new ReceivedBytes(field, () -> closeQuietly(detached)));
       handedOver = true;
       return message;
     } catch (IOException e) {
@@ -168,6 +187,52 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
         closeQuietly(detached);
       }
     }
+  }
+
+  /** Copies the message into a pooled array, then treats it as a received one; see the class. */
+  private T parseIntoPooledArray(InputStream stream) {
+    byte[] array = copyPool.take();
+    boolean handedOver = false;
+    try {
+      int size = readFully(stream, array);
+      ByteBuffer whole = ByteBuffer.wrap(array, 0, size);
+      List<ByteBuffer> field = singleFieldBytes(List.of(whole), size);
+      if (field == null) {
+        return copying.parse(new ByteArrayInputStream(array, 0, size));
+      }
+      T message = placeholder.get();
+      hold(message, new ReceivedBytes(field, () -> copyPool.give(array)));
+      handedOver = true;
+      return message;
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // The transport's stream reads memory; it does no I/O.
+    } finally {
+      if (!handedOver) {
+        copyPool.give(array);
+      }
+    }
+  }
+
+  private void hold(T message, ReceivedBytes bytes) {
+    synchronized (bytesByMessage) {
+      bytesByMessage.put(message, bytes);
+    }
+  }
+
+  /** Reads all of {@code stream} into {@code array}, which canCopyIntoPool found large enough. */
+  private static int readFully(InputStream stream, byte[] array) throws IOException {
+    int size = 0;
+    while (size < array.length) {
+      int n = stream.read(array, size, array.length - size);
+      if (n < 0) {
+        break;
+      }
+      size += n;
+    }
+    if (stream.available() > 0) {
+      throw new IllegalStateException("the message grew past its known length");
+    }
+    return size;
   }
 
   /**
@@ -204,6 +269,20 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
           && ((HasByteBuffer) stream).byteBufferSupported()
           && stream.markSupported() // Walking the buffers without freeing them needs a mark.
           && stream.available() >= MIN_ZERO_COPY_BYTES;
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private boolean canCopyIntoPool(InputStream stream) {
+    try {
+      // Only a transport's own stream: protobuf parses an in-process call's message stream by
+      // taking the message object itself, which no copy can beat.
+      return copyPool != null
+          && stream instanceof Detachable
+          && stream instanceof KnownLength
+          && stream.available() >= MIN_ZERO_COPY_BYTES
+          && stream.available() <= copyPool.arrayBytes();
     } catch (IOException e) {
       return false;
     }

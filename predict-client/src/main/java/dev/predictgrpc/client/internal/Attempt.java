@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.StreamHeader;
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.common.internal.ReceivedBytes;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
@@ -39,7 +40,9 @@ final class Attempt implements ClientResponseObserver<PredictStreamRequest, Pred
    * Receives result chunks as views of the network buffers they arrived in; whoever consumes an
    * {@link Inbound} chunk must run its {@link Inbound#release}. Shared by all streams.
    */
-  static final ZeroCopyMarshaller<PredictStreamResponse> RESPONSES = StreamMarshallers.responses();
+  static final ZeroCopyMarshaller<PredictStreamResponse> RESPONSES =
+      StreamMarshallers.responses(
+          StreamMarshallers.inboundCopyPool(ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES, 2));
 
   /** {@code PredictStream} with {@link #RESPONSES}; the bytes on the wire are the same. */
   private static final MethodDescriptor<PredictStreamRequest, PredictStreamResponse> METHOD =

@@ -5,6 +5,7 @@ package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
+import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
@@ -14,6 +15,8 @@ import org.apache.arrow.memory.BufferAllocator;
 /** What every call of one service shares: models, memory, limits, access rules. Thread-safe. */
 final class ServiceState {
   private static final int MAX_IDLE_RESPONSE_ARRAYS = 16;
+  /** Few messages need a copy (see ZeroCopyMarshaller), and each is decoded at once. */
+  private static final int MAX_IDLE_INBOUND_COPY_ARRAYS = 4;
 
   final ModelRegistry registry;
   final ServedModels served;
@@ -22,8 +25,11 @@ final class ServiceState {
   final Access access;
   final StreamLimiter streams;
   final CallAllocators calls;
-  /** Receives stream chunks as views of the network buffers; each must be taken or discarded. */
-  final ZeroCopyMarshaller<PredictStreamRequest> streamRequests = StreamMarshallers.requests();
+  /**
+   * Receives stream chunks as views of the network buffers (or, when the transport cannot expose
+   * them, copies in arrays of a small pool); each must be taken or discarded.
+   */
+  final ZeroCopyMarshaller<PredictStreamRequest> streamRequests;
   /** Sends stream chunks lent from {@link #responseChunks}, giving them back once written. */
   final ZeroCopyMarshaller<PredictStreamResponse> streamResponses = StreamMarshallers.responses();
   /**
@@ -43,5 +49,11 @@ final class ServiceState {
     this.streams = new StreamLimiter(limits.maxConcurrentStreamsPerClient());
     this.calls = new CallAllocators(allocator);
     this.responseChunks = ChunkPool.create(limits.maxChunkBytes(), MAX_IDLE_RESPONSE_ARRAYS);
+    // Clients send 1 MiB chunks unless configured otherwise, whatever this server sends.
+    int inboundChunkBytes =
+        Math.max(limits.maxChunkBytes(), ArrowChunkEncoder.DEFAULT_MAX_CHUNK_BYTES);
+    this.streamRequests =
+        StreamMarshallers.requests(
+            StreamMarshallers.inboundCopyPool(inboundChunkBytes, MAX_IDLE_INBOUND_COPY_ARRAYS));
   }
 }
