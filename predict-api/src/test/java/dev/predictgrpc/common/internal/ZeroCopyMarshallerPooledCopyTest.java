@@ -3,6 +3,7 @@
  */
 package dev.predictgrpc.common.internal;
 
+import static dev.predictgrpc.common.internal.ZeroCopyMarshallerTest.contentOf;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -14,7 +15,6 @@ import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.common.internal.ZeroCopyMarshallerTest.Transport;
 import dev.predictgrpc.common.internal.ZeroCopyMarshallerTest.TransportStream;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.util.Random;
 import org.junit.jupiter.api.Test;
 
@@ -151,16 +151,5 @@ class ZeroCopyMarshallerPooledCopyTest {
     byte[] bytes = new byte[size];
     new Random(seed).nextBytes(bytes);
     return ByteString.copyFrom(bytes);
-  }
-
-  private static ByteString contentOf(ReceivedBytes bytes) {
-    ByteString.Output out = ByteString.newOutput();
-    for (ByteBuffer view : bytes.buffers()) {
-      ByteBuffer copy = view.duplicate();
-      byte[] piece = new byte[copy.remaining()];
-      copy.get(piece);
-      out.write(piece, 0, piece.length);
-    }
-    return out.toByteString();
   }
 }

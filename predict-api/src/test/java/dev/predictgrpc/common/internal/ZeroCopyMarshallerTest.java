@@ -827,7 +827,7 @@ class ZeroCopyMarshallerTest {
   }
 
   /** A copy of the bytes the views hold, read without moving their positions. */
-  private static ByteString contentOf(ReceivedBytes bytes) {
+  static ByteString contentOf(ReceivedBytes bytes) {
     ByteString.Output out = ByteString.newOutput();
     for (ByteBuffer view : bytes.buffers()) {
       ByteBuffer copy = view.duplicate();
