@@ -106,8 +106,11 @@ final class ChunkingChannel implements WritableByteChannel {
 
   private void allocate() {
     int wanted = (int) Math.min(maxChunkBytes, expected > 0 ? expected : UNANNOUNCED_ARRAY_BYTES);
-    // Half a pooled array or more: pooling saves the allocation and the garbage.
-    currentPooled = pool != null && wanted >= maxChunkBytes / 2;
+    // Pool every array of a sixteenth of a chunk or more, not only full ones: a batch's last chunk
+    // is usually short (65,536 rows x 16 float32 columns end in a 130 KiB chunk, the validity
+    // buffers), and allocating those afresh was most of the garbage of a long stream. A short
+    // chunk holds a whole pooled array while it is in flight; that costs heap once, not per batch.
+    currentPooled = pool != null && wanted >= maxChunkBytes / 16;
     current = currentPooled ? pool.take() : new byte[wanted];
   }
 

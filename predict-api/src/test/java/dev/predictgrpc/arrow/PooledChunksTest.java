@@ -104,6 +104,22 @@ class PooledChunksTest {
   }
 
   @Test
+  void aBatchsShortLastChunk_isPooledToo() {
+    ChunkPool pool = ChunkPool.create(CHUNK, 8);
+    // 144,000 bytes of values and 4,500 of validity: two full chunks and a tail of about 17 KiB,
+    // above a sixteenth of a chunk. Allocated afresh, tails like it were most of a stream's garbage.
+    try (VectorSchemaRoot batch = ints(36_000, 0)) {
+      ArrowChunkEncoder encoder = pooledEncoder(pool, batch);
+      encoder.writeBatch(batch);
+
+      assertThat(chunks).hasSize(3);
+      assertThat(chunks.get(2).size()).isBetween(CHUNK / 16, CHUNK / 2);
+      releases.forEach(Runnable::run);
+      assertThat(pool.idleArrays()).as("every chunk's array came back").isEqualTo(3);
+    }
+  }
+
+  @Test
   void smallBatches_useFreshArrays_andLeaveThePoolAlone() {
     ChunkPool pool = ChunkPool.create(CHUNK, 4);
     try (VectorSchemaRoot one = ints(1, 0)) {

@@ -196,7 +196,7 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
     try {
       int size = readFully(stream, array);
       ByteBuffer whole = ByteBuffer.wrap(array, 0, size);
-      List<ByteBuffer> field = singleFieldBytes(List.of(whole), size);
+      List<ByteBuffer> field = singleFieldBytes(new ArrayList<>(List.of(whole)), size);
       if (field == null) {
         return copying.parse(new ByteArrayInputStream(array, 0, size));
       }
@@ -291,8 +291,10 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
   /** Views of the stream's remaining bytes, in order, without consuming or copying them. */
   private static List<ByteBuffer> readableBuffers(InputStream detached) throws IOException {
     // Walking the buffers with skip() would free each one as it is passed; the mark keeps them.
-    detached.mark(detached.available());
-    List<ByteBuffer> pieces = new ArrayList<>();
+    int size = detached.available();
+    detached.mark(size);
+    // Over Netty a piece is one HTTP/2 DATA frame, 16 KiB unless the peer allows larger ones.
+    List<ByteBuffer> pieces = new ArrayList<>(size / (16 << 10) + 2);
     while (detached.available() > 0) {
       ByteBuffer piece = requireNonNull(((HasByteBuffer) detached).getByteBuffer());
       pieces.add(piece);
@@ -303,8 +305,13 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
   }
 
   /**
-   * If the message is exactly one occurrence of the bytes field, returns read-only views of that
-   * field's bytes within {@code pieces}; else null.
+   * If the message is exactly one occurrence of the bytes field, returns {@code pieces} moved past
+   * the field's tag and length, so that they hold the field's bytes; else null.
+   *
+   * <p>The pieces are the transport's views, not copies: {@link HasByteBuffer#getByteBuffer()}
+   * returns a buffer whose position and limit are the caller's to change. Wrapping each in a
+   * read-only view would guard them against our own decoder writing, which it never does, at the
+   * price of one more object per 16 KiB received.
    */
   private @Nullable List<ByteBuffer> singleFieldBytes(List<ByteBuffer> pieces, int size) {
     PieceReader reader = new PieceReader(pieces);
@@ -315,18 +322,15 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
     if (length < 0 || length != size - reader.position()) {
       return null;
     }
-    List<ByteBuffer> views = new ArrayList<>(pieces.size());
     int skip = reader.position();
-    for (ByteBuffer piece : pieces) {
-      ByteBuffer view = piece.asReadOnlyBuffer();
-      int skipped = Math.min(skip, view.remaining());
-      view.position(view.position() + skipped);
+    for (int i = 0; skip > 0; i++) {
+      ByteBuffer piece = pieces.get(i);
+      int skipped = Math.min(skip, piece.remaining());
+      piece.position(piece.position() + skipped);
       skip -= skipped;
-      if (view.hasRemaining()) {
-        views.add(view);
-      }
     }
-    return views;
+    pieces.removeIf(piece -> !piece.hasRemaining());
+    return pieces;
   }
 
   /** Reads the varints at the start of a message, across piece boundaries. */

@@ -112,10 +112,7 @@ class ZeroCopyMarshallerTest {
     assertThat(contentOf(bytes)).isEqualTo(ByteString.copyFrom(data));
     assertThat(bytes.buffers())
         .allSatisfy(
-            view -> {
-              assertThat(view.isDirect()).as("a view of the network's direct memory").isTrue();
-              assertThat(view.isReadOnly()).isTrue();
-            });
+            view -> assertThat(view.isDirect()).as("a view of the network's direct memory").isTrue());
     // No copy: rewriting the network buffers in place rewrites every byte of the views.
     byte[] rewritten = wire.clone();
     for (int i = 4; i < rewritten.length; i++) {
