@@ -79,6 +79,8 @@ public final class ArrowChunkEncoder {
 
   private final Schema schema;
   private final Schema messageSchema;
+  /** {@link #messageSchema}'s IPC message, once looked up: a lookup hashes the whole schema. */
+  private byte @Nullable [] schemaMessage;
   private final @Nullable DictionaryProvider dictionaries;
   private final Set<Long> dictionaryIds;
   private final ChunkingChannel chunks;
@@ -227,7 +229,7 @@ public final class ArrowChunkEncoder {
       long batchBytes = messageEstimate(batch);
       if (!schemaWritten && dictionaryIds.isEmpty()) {
         // The schema and the first batch share an array: a unary request is then one chunk.
-        chunks.expect(SchemaMessages.encode(messageSchema).length + batchBytes);
+        chunks.expect(schemaMessage().length + batchBytes);
       }
       writeSchemaOnce();
       writeDictionariesOnce();
@@ -270,7 +272,7 @@ public final class ArrowChunkEncoder {
     }
     try {
       chunks.expect(
-          (schemaWritten ? 0 : SchemaMessages.encode(messageSchema).length) + END_OF_STREAM_BYTES);
+          (schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
       writeSchemaOnce();
       ArrowStreamWriter.writeEndOfStream(out, option);
     } catch (IOException e) {
@@ -296,9 +298,18 @@ public final class ArrowChunkEncoder {
     return rows;
   }
 
+  private byte[] schemaMessage() {
+    byte[] message = schemaMessage;
+    if (message == null) {
+      message = SchemaMessages.encode(messageSchema);
+      schemaMessage = message;
+    }
+    return message;
+  }
+
   private void writeSchemaOnce() throws IOException {
     if (!schemaWritten) {
-      byte[] message = SchemaMessages.encode(messageSchema);
+      byte[] message = schemaMessage();
       chunks.expectAtLeast(message.length);
       // Through the WriteChannel, which counts the bytes: later messages are aligned by that count.
       out.write(ByteBuffer.wrap(message));

@@ -23,14 +23,41 @@ import org.jspecify.annotations.Nullable;
  * counts of non-nullable columns are read, which Arrow keeps without scanning rows for most types.
  */
 final class InputSchemaCheck {
+  /**
+   * The input schema a model's calls checked last, and its column order, shared by those calls.
+   * Every unary call brings its own schema, and the decoder hands out one Schema object for the
+   * same schema bytes, so an identity check skips the comparison, a name map and a type walk per
+   * call. Thread-safe.
+   */
+  static final class LastChecked {
+    private record Checked(Schema input, int[] order) {}
+
+    private volatile @Nullable Checked last;
+
+    /** The column order found for exactly this schema object, or null. */
+    int @Nullable [] orderOf(Schema input) {
+      Checked checked = last;
+      return checked != null && checked.input == input ? checked.order : null;
+    }
+
+    void remember(Schema input, int[] order) {
+      last = new Checked(input, order);
+    }
+  }
+
   private final String model;
   private final @Nullable Schema declared;
+  private final LastChecked shared;
   private @Nullable Schema checkedInput;
   private int @Nullable [] order;
 
-  InputSchemaCheck(String model, @Nullable Schema declared) {
+  /**
+   * @param shared what the model's calls checked last; its orders are never modified
+   */
+  InputSchemaCheck(String model, @Nullable Schema declared, LastChecked shared) {
     this.model = model;
     this.declared = declared;
+    this.shared = shared;
   }
 
   /**
@@ -44,9 +71,16 @@ final class InputSchemaCheck {
     if (declared == null) {
       return input;
     }
-    if (!input.getSchema().equals(checkedInput)) {
-      order = columnOrder(input.getSchema());
-      checkedInput = input.getSchema();
+    Schema schema = input.getSchema();
+    if (schema != checkedInput) {
+      int[] known = shared.orderOf(schema);
+      if (known != null) {
+        order = known;
+      } else if (!schema.equals(checkedInput)) {
+        order = columnOrder(schema);
+        shared.remember(schema, order);
+      }
+      checkedInput = schema;
     }
     List<Field> fields = declared.getFields();
     boolean inOrder = true;

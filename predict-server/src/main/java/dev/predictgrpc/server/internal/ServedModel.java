@@ -15,6 +15,8 @@ final class ServedModel {
   final ModelService model;
   final ModelStatsRecorder stats;
   final @Nullable Batcher batcher;
+  /** The input schema this model's calls checked last; see {@link InputSchemaCheck}. */
+  final InputSchemaCheck.LastChecked lastCheckedInput = new InputSchemaCheck.LastChecked();
 
   ServedModel(ModelService model, ModelStatsRecorder stats, @Nullable Batcher batcher) {
     this.model = model;
