@@ -48,7 +48,7 @@ public final class Bench {
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
           + "             [--sections stream,unary,memory]\n"
-          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json]\n"
+          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,grpc-unshaded]\n"
           + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
           + "             [--child-flags \"-Xmx2g ...\"]";
 

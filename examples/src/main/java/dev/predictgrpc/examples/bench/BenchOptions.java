@@ -39,7 +39,12 @@ record BenchOptions(
     double warmupSeconds = quick ? 0.3 : 3;
     int inFlight = 64;
     Set<String> sections = new LinkedHashSet<>(List.of("stream", "unary", "memory"));
-    List<Transport> transports = new ArrayList<>(List.of(Transport.values()));
+    List<Transport> transports = new ArrayList<>();
+    for (Transport transport : Transport.values()) {
+      if (transport.byDefault()) {
+        transports.add(transport);
+      }
+    }
     List<String> childFlags = new ArrayList<>();
     int chunkBytes = 0;
     int flowWindow = 0;

@@ -11,9 +11,11 @@ import io.grpc.InsecureChannelCredentials;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.KnownLength;
 import io.grpc.ManagedChannel;
+import io.grpc.ManagedChannelBuilder;
 import io.grpc.MethodDescriptor;
 import io.grpc.MethodDescriptor.MethodType;
 import io.grpc.Server;
+import io.grpc.ServerBuilder;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.netty.shaded.io.grpc.netty.NettyServerBuilder;
@@ -70,7 +72,11 @@ final class GrpcBytesBench {
         .build();
   }
 
-  static RunningServer serve(BufferAllocator allocator) throws IOException {
+  /**
+   * @param unshaded serve over grpc-netty rather than grpc-netty-shaded (see {@link
+   *     Transport#GRPC_UNSHADED})
+   */
+  static RunningServer serve(BufferAllocator allocator, boolean unshaded) throws IOException {
     byte[] unaryResponse = scoreIpc(allocator);
     ServerServiceDefinition service =
         ServerServiceDefinition.builder(SERVICE)
@@ -86,12 +92,13 @@ final class GrpcBytesBench {
                       out.onCompleted();
                     }))
             .build();
-    Server server =
-        NettyServerBuilder.forAddress(
-                new InetSocketAddress("127.0.0.1", 0), InsecureServerCredentials.create())
-            .addService(service)
-            .build()
-            .start();
+    InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", 0);
+    ServerBuilder<?> builder =
+        unshaded
+            ? io.grpc.netty.NettyServerBuilder.forAddress(
+                loopback, InsecureServerCredentials.create())
+            : NettyServerBuilder.forAddress(loopback, InsecureServerCredentials.create());
+    Server server = builder.addService(service).build().start();
     return RunningServer.of(
         server.getPort(),
         () -> {
@@ -173,12 +180,15 @@ final class GrpcBytesBench {
     private final ManagedChannel channel;
     private final byte[] unaryRequest;
 
-    Client(int port, BufferAllocator allocator, BenchTable table) {
+    Client(int port, BufferAllocator allocator, BenchTable table, boolean unshaded) {
       this.table = table;
-      this.channel =
-          Grpc.newChannelBuilder("127.0.0.1:" + port, InsecureChannelCredentials.create())
-              .maxInboundMessageSize(4 << 20)
-              .build();
+      String target = "127.0.0.1:" + port;
+      ManagedChannelBuilder<?> builder =
+          unshaded
+              ? io.grpc.netty.NettyChannelBuilder.forTarget(
+                  target, InsecureChannelCredentials.create())
+              : Grpc.newChannelBuilder(target, InsecureChannelCredentials.create());
+      this.channel = builder.maxInboundMessageSize(4 << 20).build();
       try (VectorSchemaRoot row = table.firstRow(allocator)) {
         this.unaryRequest = ArrowChunkEncoder.encodeStream(row, null).toByteArray();
       }

@@ -12,6 +12,12 @@ enum Transport {
   PREDICT_GRPC("predict-grpc", "this library: PredictStream / Predict"),
   FLIGHT("flight", "Arrow Flight DoExchange (flight-core 19, defaults)"),
   GRPC_BYTES("grpc-bytes", "bare grpc-java, byte[] marshaller: bidi 1 MiB messages / unary"),
+  /**
+   * grpc-bytes over the unshaded grpc-netty transport (NIO, Netty 4.2.9 as Arrow pins it), in both
+   * JVMs: the measurement behind the library's choice of grpc-netty-shaded. Only when asked for.
+   */
+  GRPC_UNSHADED(
+      "grpc-unshaded", "grpc-bytes over unshaded grpc-netty (NIO) on both sides; opt-in"),
   REST_JSON("rest-json", "JDK HttpServer + Jackson, JSON column arrays, HttpClient HTTP/1.1");
 
   private final String label;
@@ -28,6 +34,11 @@ enum Transport {
 
   String description() {
     return description;
+  }
+
+  /** Whether a run without {@code --transports} includes it. */
+  boolean byDefault() {
+    return this != GRPC_UNSHADED;
   }
 
   boolean hasUnary() {
@@ -47,7 +58,9 @@ enum Transport {
       case FLIGHT:
         return FlightBench.serve(allocator);
       case GRPC_BYTES:
-        return GrpcBytesBench.serve(allocator);
+        return GrpcBytesBench.serve(allocator, false);
+      case GRPC_UNSHADED:
+        return GrpcBytesBench.serve(allocator, true);
       case REST_JSON:
         return RestJsonBench.serve();
     }
@@ -61,7 +74,9 @@ enum Transport {
       case FLIGHT:
         return new FlightBench.Client(port, allocator, table);
       case GRPC_BYTES:
-        return new GrpcBytesBench.Client(port, allocator, table);
+        return new GrpcBytesBench.Client(port, allocator, table, false);
+      case GRPC_UNSHADED:
+        return new GrpcBytesBench.Client(port, allocator, table, true);
       case REST_JSON:
         return new RestJsonBench.Client(port, table);
     }
@@ -75,6 +90,8 @@ enum Transport {
       }
     }
     throw new IllegalArgumentException(
-        "transport: " + label + " (expected: predict-grpc, flight, grpc-bytes or rest-json)");
+        "transport: "
+            + label
+            + " (expected: predict-grpc, flight, grpc-bytes, grpc-unshaded or rest-json)");
   }
 }
