@@ -79,13 +79,13 @@ public final class ArrowChunkEncoder {
 
   private final Schema schema;
   private final Schema messageSchema;
-  /** {@link #messageSchema}'s IPC message, once looked up: a lookup hashes the whole schema. */
-  private byte @Nullable [] schemaMessage;
   private final @Nullable DictionaryProvider dictionaries;
   private final Set<Long> dictionaryIds;
   private final ChunkingChannel chunks;
   private final WriteChannel out;
   private final IpcOption option = IpcOption.DEFAULT;
+  /** {@link #messageSchema}'s IPC message, once looked up: a lookup hashes the whole schema. */
+  private byte @Nullable [] schemaMessage;
   private boolean schemaWritten;
   private boolean dictionariesWritten;
   private boolean ended;
@@ -271,8 +271,7 @@ public final class ArrowChunkEncoder {
       return;
     }
     try {
-      chunks.expect(
-          (schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
+      chunks.expect((schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
       writeSchemaOnce();
       ArrowStreamWriter.writeEndOfStream(out, option);
     } catch (IOException e) {

@@ -6,7 +6,7 @@ package dev.predictgrpc.arrow;
 import java.util.concurrent.ArrayBlockingQueue;
 
 /**
- * Recycles the heap arrays that {@link ArrowChunkEncoder} cuts full-size chunks into, for senders
+ * Recycles the heap arrays that {@link ArrowChunkEncoder} cuts big chunks into, for senders
  * that know when the transport is done with a chunk (see {@link PooledChunkSink}); receivers use
  * one too, for the few messages the transport cannot lend without a copy.
  *
@@ -57,6 +57,14 @@ public final class ChunkPool {
   /** Arrays waiting to be reused. */
   public int idleArrays() {
     return idle.size();
+  }
+
+  /**
+   * Drops every idle array, for an owner that is done with the pool but may stay reachable; arrays
+   * given back later are kept as usual.
+   */
+  public void clear() {
+    idle.clear();
   }
 
   /**

@@ -15,9 +15,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Each chunk is written once into an array and wrapped without a copy. Without a pool the array
  * is fresh and never reused, since the sink (gRPC) may hold the chunk after we return. With a
- * {@link ChunkPool}, arrays for big chunks come from the pool and go back to it when the sink
- * releases the chunk; small arrays (one-row batches) are fresh, as allocating them costs less than
- * holding a whole pooled array per call.
+ * {@link ChunkPool}, arrays for big chunks (and for the tails of batches bigger than a chunk) come
+ * from the pool and go back to it when the sink releases the chunk; small arrays (one-row batches)
+ * are fresh, as allocating them costs less than holding a whole pooled array per call.
  */
 final class ChunkingChannel implements WritableByteChannel {
   /** A flushed tail smaller than this fraction of its array is copied to an exact-size array. */
@@ -43,6 +43,8 @@ final class ChunkingChannel implements WritableByteChannel {
   private int filled;
   private long expected;
   private long bytesEmitted;
+  /** Whether a chunk of {@code maxChunkBytes} went out since the last flush (batch end). */
+  private boolean fullChunkSinceFlush;
   private boolean open = true;
 
   ChunkingChannel(int maxChunkBytes, @Nullable ChunkPool pool, PooledChunkSink sink) {
@@ -85,15 +87,15 @@ final class ChunkingChannel implements WritableByteChannel {
   /** Hands the partly filled chunk, if any, to the sink. */
   void flush() {
     expected = 0;
-    if (filled == 0) {
-      return;
+    if (filled > 0) {
+      if (filled < current.length / SMALL_TAIL_DIVISOR) {
+        // Keep the big array for the next batch rather than pinning it under a tiny chunk.
+        emit(ByteString.copyFrom(current, 0, filled), NOTHING_TO_RELEASE);
+      } else {
+        emitCurrent();
+      }
     }
-    if (filled < current.length / SMALL_TAIL_DIVISOR) {
-      // Keep the big array for the next batch rather than pinning it under a tiny chunk.
-      emit(ByteString.copyFrom(current, 0, filled), NOTHING_TO_RELEASE);
-    } else {
-      emitCurrent();
-    }
+    fullChunkSinceFlush = false;
   }
 
   /** Gives a pooled array that holds no unsent bytes back to the pool; for the stream's end. */
@@ -106,12 +108,21 @@ final class ChunkingChannel implements WritableByteChannel {
 
   private void allocate() {
     int wanted = (int) Math.min(maxChunkBytes, expected > 0 ? expected : UNANNOUNCED_ARRAY_BYTES);
-    // Pool every array of a sixteenth of a chunk or more, not only full ones: a batch's last chunk
-    // is usually short (65,536 rows x 16 float32 columns end in a 130 KiB chunk, the validity
-    // buffers), and allocating those afresh was most of the garbage of a long stream. A short
-    // chunk holds a whole pooled array while it is in flight; that costs heap once, not per batch.
-    currentPooled = pool != null && wanted >= maxChunkBytes / 16;
+    currentPooled = pool != null && (wanted >= maxChunkBytes / 2 || isTailOfABigBatch(wanted));
     current = currentPooled ? pool.take() : new byte[wanted];
+  }
+
+  /**
+   * Whether {@code wanted} bytes end a batch that already filled a whole chunk, and are not so few
+   * that {@link #flush()} would copy them out. Such tails come from the pool too: 65,536 rows of
+   * 16 float32 columns end in a 130 KiB chunk, and allocating those afresh was most of the garbage
+   * of a long stream. Pooling them pins a whole array under a short chunk while it is in flight,
+   * but only behind at least one full chunk, so an in-flight batch never holds more than twice
+   * its bytes (a client counts only the bytes against its replay budget). Short batches still get
+   * exact arrays.
+   */
+  private boolean isTailOfABigBatch(int wanted) {
+    return fullChunkSinceFlush && wanted >= maxChunkBytes / SMALL_TAIL_DIVISOR;
   }
 
   private void emitCurrent() {
@@ -127,6 +138,7 @@ final class ChunkingChannel implements WritableByteChannel {
   }
 
   private void emit(ByteString chunk, Runnable release) {
+    fullChunkSinceFlush |= chunk.size() == maxChunkBytes;
     bytesEmitted += chunk.size();
     filled = 0;
     sink.accept(chunk, release);

@@ -106,8 +106,8 @@ class PooledChunksTest {
   @Test
   void aBatchsShortLastChunk_isPooledToo() {
     ChunkPool pool = ChunkPool.create(CHUNK, 8);
-    // 144,000 bytes of values and 4,500 of validity: two full chunks and a tail of about 17 KiB,
-    // above a sixteenth of a chunk. Allocated afresh, tails like it were most of a stream's garbage.
+    // 144,000 bytes of values and 4,500 of validity: two full chunks and a tail of about 17 KiB.
+    // Allocated afresh, tails like it were most of a stream's garbage.
     try (VectorSchemaRoot batch = ints(36_000, 0)) {
       ArrowChunkEncoder encoder = pooledEncoder(pool, batch);
       encoder.writeBatch(batch);
@@ -116,6 +116,22 @@ class PooledChunksTest {
       assertThat(chunks.get(2).size()).isBetween(CHUNK / 16, CHUNK / 2);
       releases.forEach(Runnable::run);
       assertThat(pool.idleArrays()).as("every chunk's array came back").isEqualTo(3);
+    }
+  }
+
+  @Test
+  void aShortBatchOnItsOwn_getsAnExactArray_notAPooledOne() {
+    ChunkPool pool = ChunkPool.create(CHUNK, 8);
+    // About 21 KiB: a third of a chunk. Pooled, it would pin a whole array for a third of its
+    // bytes while in flight; a client counts only the bytes against its replay budget.
+    try (VectorSchemaRoot batch = ints(5_000, 0)) {
+      ArrowChunkEncoder encoder = pooledEncoder(pool, batch);
+      encoder.writeBatch(batch);
+      releases.forEach(Runnable::run);
+
+      assertThat(chunks).hasSize(1);
+      assertThat(chunks.get(0).size()).isBetween(CHUNK / 8, CHUNK / 2);
+      assertThat(pool.idleArrays()).isZero();
     }
   }
 
@@ -130,6 +146,24 @@ class PooledChunksTest {
 
       assertThat(pool.idleArrays()).isZero();
     }
+  }
+
+  @Test
+  void clear_dropsTheIdleArrays_andThePoolKeepsWorking() {
+    ChunkPool pool = ChunkPool.create(CHUNK, 4);
+    byte[] first = pool.take();
+    byte[] second = pool.take();
+    pool.give(first);
+    pool.give(second);
+    assertThat(pool.idleArrays()).isEqualTo(2);
+
+    pool.clear();
+
+    assertThat(pool.idleArrays()).isZero();
+    byte[] fresh = pool.take();
+    assertThat(fresh).isNotSameAs(first).isNotSameAs(second).hasSize(CHUNK);
+    pool.give(fresh);
+    assertThat(pool.idleArrays()).isEqualTo(1);
   }
 
   @Test

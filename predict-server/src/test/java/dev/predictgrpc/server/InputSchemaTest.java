@@ -94,9 +94,12 @@ class InputSchemaTest {
       for (int i = 0; i < 3; i++) {
         Batches.Decoded inOrder = rpc.call(p, "pair", floats("a", "b")).ok();
         Batches.Decoded swapped = rpc.call(p, "pair", floats("b", "a")).ok();
+        // The same order twice in a row: the second call reuses the remembered order.
+        Batches.Decoded swappedAgain = rpc.call(p, "pair", floats("b", "a")).ok();
 
         assertThat(inOrder.batches().get(0).column("d")).containsOnly(-0.5f);
         assertThat(swapped.batches().get(0).column("d")).containsOnly(0.5f);
+        assertThat(swappedAgain.batches().get(0).column("d")).containsOnly(0.5f);
       }
       assertThat(seen).containsOnly(List.of("a", "b"));
     }

@@ -27,7 +27,10 @@ public final class ReceivedBytes {
     this.owner = owner;
   }
 
-  /** Read-only use: the views, in order. Valid until {@link #release()}. */
+  /**
+   * The views, in order. They are the transport's memory or a pooled array, not read-only
+   * views: read them, never write them. Valid until {@link #release()}.
+   */
   public List<ByteBuffer> buffers() {
     return buffers;
   }

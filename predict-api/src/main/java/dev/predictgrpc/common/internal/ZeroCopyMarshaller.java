@@ -196,7 +196,9 @@ public final class ZeroCopyMarshaller<T extends Message> implements PrototypeMar
     try {
       int size = readFully(stream, array);
       ByteBuffer whole = ByteBuffer.wrap(array, 0, size);
-      List<ByteBuffer> field = singleFieldBytes(new ArrayList<>(List.of(whole)), size);
+      List<ByteBuffer> pieces = new ArrayList<>(1);
+      pieces.add(whole);
+      List<ByteBuffer> field = singleFieldBytes(pieces, size);
       if (field == null) {
         return copying.parse(new ByteArrayInputStream(array, 0, size));
       }

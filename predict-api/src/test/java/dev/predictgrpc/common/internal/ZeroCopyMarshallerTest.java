@@ -111,8 +111,7 @@ class ZeroCopyMarshallerTest {
     assertThat(requests.takeBytes(parsed)).as("taken once").isNull();
     assertThat(contentOf(bytes)).isEqualTo(ByteString.copyFrom(data));
     assertThat(bytes.buffers())
-        .allSatisfy(
-            view -> assertThat(view.isDirect()).as("a view of the network's direct memory").isTrue());
+        .allSatisfy(view -> assertThat(view.isDirect()).as("network memory, not a copy").isTrue());
     // No copy: rewriting the network buffers in place rewrites every byte of the views.
     byte[] rewritten = wire.clone();
     for (int i = 4; i < rewritten.length; i++) {

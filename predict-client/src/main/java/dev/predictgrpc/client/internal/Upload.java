@@ -20,19 +20,20 @@ import org.jspecify.annotations.Nullable;
  */
 final class Upload {
   /**
-   * The fewest idle arrays a stream's pool keeps, and the most: the pool is sized to hold every
-   * array of the unanswered batches the replay buffer allows (64 at the defaults), within these
-   * bounds.
+   * Idle arrays a stream's pool has room for beyond those of its replay buffer: a batch in the
+   * making. The pool is sized to take back every array of the unanswered batches the replay buffer
+   * allows (64 at the defaults) plus these.
    *
-   * <p>Why not fewer: results come back in bursts, each answered batch gives back all its arrays at
-   * once, and a pool of 8 dropped the rest and allocated them afresh a moment later. Measured on
-   * the benchmark's 1.28 GB stream, that was 16 MB of new 1 MiB arrays on the client, which the
-   * garbage collector answered by growing the heap. A stream's pool only ever holds arrays it
-   * handed out itself, so its idle arrays never exceed what the stream already had in flight at
-   * once, and they go with the stream.
+   * <p>Why not a handful: results come back in bursts, each answered batch gives back all its
+   * arrays at once, and a pool of 8 dropped the rest and allocated them afresh a moment later.
+   * Measured on the benchmark's 1.28 GB stream, that was 16 MB of new 1 MiB arrays on the client,
+   * which the garbage collector answered by growing the heap. A stream's pool only ever holds
+   * arrays it handed out itself, so it never holds more than the stream had in flight at once;
+   * {@link #clear()} empties it when the stream closes.
    */
-  private static final int MIN_IDLE_CHUNK_ARRAYS = 8;
+  private static final int BATCH_IN_THE_MAKING_ARRAYS = 8;
 
+  /** The most idle arrays a stream's pool keeps, whatever its replay budget. */
   private static final int MAX_IDLE_CHUNK_ARRAYS = 256;
 
   private final StreamSettings settings;
@@ -53,8 +54,8 @@ final class Upload {
 
   /** Room for every array of the batches the replay buffer may hold, plus a batch in the making. */
   static int idleChunkArrays(StreamSettings settings) {
-    long replayArrays = settings.maxReplayBytes() / settings.maxChunkBytes() + MIN_IDLE_CHUNK_ARRAYS;
-    return (int) Math.min(MAX_IDLE_CHUNK_ARRAYS, replayArrays);
+    long replayArrays = settings.maxReplayBytes() / settings.maxChunkBytes();
+    return (int) Math.min(MAX_IDLE_CHUNK_ARRAYS, replayArrays + BATCH_IN_THE_MAKING_ARRAYS);
   }
 
   /**
@@ -126,9 +127,14 @@ final class Upload {
     return replay.unansweredBatches();
   }
 
-  /** Drops what was kept for a resume, giving pooled arrays back; the stream is closing. */
+  /**
+   * Drops what was kept for a resume and the pool's idle arrays; the stream is closing, and its
+   * caller may hold on to it long after.
+   */
   void clear() {
     replay.clear();
+    // The encoder may still hold one array it was filling; that one goes with the stream.
+    chunkArrays.clear();
   }
 
   /** The encoder's sink: records the chunk for replay and sends it on the current attempt. */

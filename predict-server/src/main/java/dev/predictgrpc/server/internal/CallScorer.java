@@ -51,7 +51,8 @@ final class CallScorer {
     this.served = served;
     this.model = served.model;
     this.context = context;
-    this.inputCheck = new InputSchemaCheck(model.name(), model.inputSchema(), served.lastCheckedInput);
+    this.inputCheck =
+        new InputSchemaCheck(model.name(), model.inputSchema(), served.lastCheckedInput);
     this.maxChunkBytes = maxChunkBytes;
     this.pool = pool;
     this.sink = sink;

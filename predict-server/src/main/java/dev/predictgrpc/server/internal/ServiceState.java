@@ -33,9 +33,9 @@ final class ServiceState {
   /** Sends stream chunks lent from {@link #responseChunks}, giving them back once written. */
   final ZeroCopyMarshaller<PredictStreamResponse> streamResponses = StreamMarshallers.responses();
   /**
-   * Recycles the arrays of big response chunks across all streams. Each stream has about one in
-   * flight at a time (it is written out before the next is encoded), so a few idle arrays serve
-   * many streams.
+   * Recycles the arrays of big response chunks (and of big batches' tails) across all streams.
+   * Each stream has about one in flight at a time (it is written out before the next is encoded),
+   * so a few idle arrays serve many streams.
    */
   final ChunkPool responseChunks;
 
