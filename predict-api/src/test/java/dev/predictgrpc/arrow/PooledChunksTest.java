@@ -103,36 +103,36 @@ class PooledChunksTest {
     }
   }
 
+  /** Encodes one batch of {@code rows} ints with a pool of 8, releases its chunks; the pool. */
+  private ChunkPool encodeAndReleaseOneBatch(int rows) {
+    ChunkPool pool = ChunkPool.create(CHUNK, 8);
+    try (VectorSchemaRoot batch = ints(rows, 0)) {
+      pooledEncoder(pool, batch).writeBatch(batch);
+    }
+    releases.forEach(Runnable::run);
+    return pool;
+  }
+
   @Test
   void aBatchsShortLastChunk_isPooledToo() {
-    ChunkPool pool = ChunkPool.create(CHUNK, 8);
     // 144,000 bytes of values and 4,500 of validity: two full chunks and a tail of about 17 KiB.
     // Allocated afresh, tails like it were most of a stream's garbage.
-    try (VectorSchemaRoot batch = ints(36_000, 0)) {
-      ArrowChunkEncoder encoder = pooledEncoder(pool, batch);
-      encoder.writeBatch(batch);
+    ChunkPool pool = encodeAndReleaseOneBatch(36_000);
 
-      assertThat(chunks).hasSize(3);
-      assertThat(chunks.get(2).size()).isBetween(CHUNK / 16, CHUNK / 2);
-      releases.forEach(Runnable::run);
-      assertThat(pool.idleArrays()).as("every chunk's array came back").isEqualTo(3);
-    }
+    assertThat(chunks).hasSize(3);
+    assertThat(chunks.get(2).size()).isBetween(CHUNK / 8, CHUNK / 2);
+    assertThat(pool.idleArrays()).as("every chunk's array came back").isEqualTo(3);
   }
 
   @Test
   void aShortBatchOnItsOwn_getsAnExactArray_notAPooledOne() {
-    ChunkPool pool = ChunkPool.create(CHUNK, 8);
     // About 21 KiB: a third of a chunk. Pooled, it would pin a whole array for a third of its
     // bytes while in flight; a client counts only the bytes against its replay budget.
-    try (VectorSchemaRoot batch = ints(5_000, 0)) {
-      ArrowChunkEncoder encoder = pooledEncoder(pool, batch);
-      encoder.writeBatch(batch);
-      releases.forEach(Runnable::run);
+    ChunkPool pool = encodeAndReleaseOneBatch(5_000);
 
-      assertThat(chunks).hasSize(1);
-      assertThat(chunks.get(0).size()).isBetween(CHUNK / 8, CHUNK / 2);
-      assertThat(pool.idleArrays()).isZero();
-    }
+    assertThat(chunks).hasSize(1);
+    assertThat(chunks.get(0).size()).isBetween(CHUNK / 8, CHUNK / 2);
+    assertThat(pool.idleArrays()).isZero();
   }
 
   @Test
