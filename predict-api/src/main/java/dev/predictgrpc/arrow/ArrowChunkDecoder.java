@@ -75,6 +75,15 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   /** Default {@link Builder#maxStreamBytes}: unlimited, since streams exist to carry any size. */
   public static final long DEFAULT_MAX_STREAM_BYTES = Long.MAX_VALUE;
 
+  /**
+   * Default {@link Builder#maxMetadataBytes}: 4 MiB, room for the schema of 10,000 columns and the
+   * header of a batch of them.
+   */
+  public static final int DEFAULT_MAX_METADATA_BYTES = 4 << 20;
+
+  /** Default {@link Builder#maxSchemaFields}: 10,000 fields, nested ones included. */
+  public static final int DEFAULT_MAX_SCHEMA_FIELDS = 10_000;
+
   private enum State {
     PREFIX,
     METADATA,
@@ -88,6 +97,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private final long maxMessageBytes;
   private final int maxBatchRows;
   private final long maxStreamBytes;
+  private final int maxMetadataBytes;
+  private final int maxSchemaFields;
 
   private final ChunkQueue input = new ChunkQueue();
   private final MessageFramer framer = new MessageFramer();
@@ -115,6 +126,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     this.maxMessageBytes = builder.maxMessageBytes;
     this.maxBatchRows = builder.maxBatchRows;
     this.maxStreamBytes = builder.maxStreamBytes;
+    this.maxMetadataBytes = builder.maxMetadataBytes;
+    this.maxSchemaFields = builder.maxSchemaFields;
   }
 
   /**
@@ -609,6 +622,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     private long maxMessageBytes = DEFAULT_MAX_MESSAGE_BYTES;
     private int maxBatchRows = DEFAULT_MAX_BATCH_ROWS;
     private long maxStreamBytes = DEFAULT_MAX_STREAM_BYTES;
+    private int maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES;
+    private int maxSchemaFields = DEFAULT_MAX_SCHEMA_FIELDS;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -643,6 +658,33 @@ public final class ArrowChunkDecoder implements AutoCloseable {
             "maxStreamBytes: " + maxStreamBytes + " (expected: > 0)");
       }
       this.maxStreamBytes = maxStreamBytes;
+      return this;
+    }
+
+    /**
+     * The largest metadata of one Arrow IPC message: the flatbuffer describing a schema or a
+     * batch's layout, assembled on the heap as it arrives. Default {@value
+     * ArrowChunkDecoder#DEFAULT_MAX_METADATA_BYTES}.
+     */
+    public Builder maxMetadataBytes(int maxMetadataBytes) {
+      if (maxMetadataBytes <= 0) {
+        throw new IllegalArgumentException(
+            "maxMetadataBytes: " + maxMetadataBytes + " (expected: > 0)");
+      }
+      this.maxMetadataBytes = maxMetadataBytes;
+      return this;
+    }
+
+    /**
+     * The most fields, nested ones included, the stream's schema may have. Default {@value
+     * ArrowChunkDecoder#DEFAULT_MAX_SCHEMA_FIELDS}.
+     */
+    public Builder maxSchemaFields(int maxSchemaFields) {
+      if (maxSchemaFields <= 0) {
+        throw new IllegalArgumentException(
+            "maxSchemaFields: " + maxSchemaFields + " (expected: > 0)");
+      }
+      this.maxSchemaFields = maxSchemaFields;
       return this;
     }
 
