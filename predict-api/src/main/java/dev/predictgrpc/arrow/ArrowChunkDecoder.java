@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 import org.apache.arrow.flatbuf.DictionaryBatch;
 import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
@@ -54,8 +55,12 @@ import org.jspecify.annotations.Nullable;
  * <p>Memory: each message body is copied once from the chunks into one off-heap buffer from the
  * decoder's allocator; the batch's vectors are slices of it, so nothing more is copied. The
  * decoder holds at most the appended chunks not yet consumed, one message being assembled, the
- * current batch and the stream's dictionaries. Every limit is checked from the message header,
- * before the body is buffered.
+ * current batch and the stream's dictionaries. It never allocates for a size the input merely
+ * declares: a body's buffer is allocated only once every byte of it has arrived, and every count
+ * and size in a header is checked against the limits, the schema and the body before anything is
+ * allocated for it. Until then, input bytes held in chunks and metadata are counted against the
+ * allocator's limit (and its ancestors') as if allocated, so an allocator limit bounds everything
+ * the decoder holds, and a sender that goes over it is refused as soon as it does.
  *
  * <p>Errors: malformed input or a broken limit throws {@link ArrowChunkException} naming the
  * message and the problem; after that the decoder is failed and only {@link #close()} is useful.
@@ -104,6 +109,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private final MessageFramer framer = new MessageFramer();
 
   private State state = State.PREFIX;
+  private final InputAccount heldInput;
+  private final @Nullable Consumer<Schema> schemaListener;
+
   private @Nullable Message message;
   private @Nullable ArrowBuf body;
   /** The body's length; the buffer's capacity may be larger, as allocators round sizes up. */
@@ -111,7 +119,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private long bodyFilled;
 
   private @Nullable VectorSchemaRoot root;
-  private int recordBatchNodes; // One field node per field of the schema, nested ones included.
+  private @Nullable BatchShape batchShape;
   private final Map<Long, Dictionary> dictionaries = new HashMap<>();
   private final DictionaryProvider.MapDictionaryProvider dictionaryProvider =
       new DictionaryProvider.MapDictionaryProvider();
@@ -128,6 +136,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     this.maxStreamBytes = builder.maxStreamBytes;
     this.maxMetadataBytes = builder.maxMetadataBytes;
     this.maxSchemaFields = builder.maxSchemaFields;
+    this.schemaListener = builder.schemaListener;
+    this.heldInput = new InputAccount(allocator);
   }
 
   /**
@@ -155,6 +165,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     countInput(chunk.size());
     input.add(chunk);
+    holdInput();
   }
 
   /**
@@ -184,10 +195,22 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       countInput(size);
       input.add(chunk, release);
       queued = true;
+      holdInput();
     } finally {
       if (!queued) {
         release.run();
       }
+    }
+  }
+
+  /** Counts the input now held, refusing it if that breaks the allocator's limit. */
+  private void holdInput() {
+    try {
+      heldInput.holdExactly(
+          input.queuedBytes() + framer.heldMetadataBytes(),
+          "the input held for Arrow IPC message " + messages);
+    } catch (ArrowChunkException e) {
+      throw fail(e);
     }
   }
 
@@ -222,21 +245,31 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     try {
       while (state != State.ENDED && !input.isEmpty()) {
-        if (step()) {
+        Step step = step();
+        if (step == Step.BATCH) {
+          holdInput();
           return true;
+        }
+        if (step == Step.NEEDS_INPUT) {
+          holdInput();
+          return false;
         }
       }
       if (!input.isEmpty()) {
         // The marker and the bytes after it came in one chunk, so append() could not see them.
         throw ArrowChunkException.malformed("data after the Arrow IPC end-of-stream marker");
       }
+      holdInput();
       return false;
     } catch (ArrowChunkException e) {
       throw fail(e);
+    } catch (SchemaRejected e) {
+      fail(null);
+      throw e.rejection;
     } catch (RuntimeException e) {
-      if (BatchLoader.isOutOfMemory(e)) {
-        // Arrow sizes some buffers from the declared value counts rather than from the body, so
-        // a small message can still reach the allocator's limit: a limit, not malformed input.
+      if (MemoryLimits.isOutOfMemory(e)) {
+        // Arrow allocates validity bitmaps for columns that carry none, and the body itself is
+        // allocated here: the allocator's limit, not malformed input.
         throw fail(
             new ArrowChunkException(
                 ArrowChunkException.Reason.LIMIT_EXCEEDED,
@@ -262,7 +295,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
    */
   public void finish() {
     checkUsable();
-    if (!input.isEmpty()) {
+    boolean awaitingBody = state == State.BODY && body == null;
+    if (!input.isEmpty() && !awaitingBody) {
       throw new IllegalStateException("input is still queued: call nextBatch() until it is false");
     }
     if (state == State.METADATA || state == State.BODY || framer.isInsidePrefix()) {
@@ -361,6 +395,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     try {
       input.clear();
     } finally {
+      heldInput.releaseAll();
       releaseBody();
       if (root != null) {
         root.close();
@@ -372,22 +407,57 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
   }
 
-  /** Consumes queued input for one state transition; returns true if a batch was loaded. */
-  private boolean step() {
+  /** What one step of decoding achieved. */
+  private enum Step {
+    /** Input was consumed; decoding can go on. */
+    PROGRESS,
+    /** A record batch was loaded into the root. */
+    BATCH,
+    /** The current message needs more input than is queued. */
+    NEEDS_INPUT
+  }
+
+  /** Consumes queued input for one state transition. */
+  private Step step() {
     switch (state) {
       case PREFIX:
         if (framer.readPrefix(input)) {
           onPrefix(framer.prefixLength());
         }
-        return false; // A prefix alone never completes a batch.
+        return Step.PROGRESS; // A prefix alone never completes a batch.
       case METADATA:
-        return framer.readMetadata(input) && onMetadata(framer.metadata());
+        return framer.readMetadata(input) && onMetadata(framer.metadata())
+            ? Step.BATCH
+            : Step.PROGRESS;
       case BODY:
+        if (body == null) {
+          if (input.queuedBytes() < bodyLength) {
+            // Allocated only once all of it has arrived: a sender cannot make us hold more than
+            // it sent by announcing a big body and going quiet.
+            return Step.NEEDS_INPUT;
+          }
+          allocateBody();
+        }
         bodyFilled += input.copyTo(body, bodyFilled, bodyLength - bodyFilled);
-        return bodyFilled == bodyLength && onMessage();
+        return bodyFilled == bodyLength && onMessage() ? Step.BATCH : Step.PROGRESS;
       default:
         throw new IllegalStateException("unexpected decoder state " + state);
     }
+  }
+
+  private void allocateBody() {
+    // The body's bytes move from the queue into Arrow memory: stop counting them as queued input
+    // first, so that they do not count twice against the limit.
+    heldInput.shrinkTo(Math.max(0, heldInput.held() - bodyLength));
+    try {
+      body = allocator.buffer(bodyLength);
+    } catch (OutOfMemoryException e) {
+      throw new ArrowChunkException(
+          ArrowChunkException.Reason.LIMIT_EXCEEDED,
+          "Arrow IPC message " + messages + " does not fit in the memory limit for this call",
+          e);
+    }
+    bodyFilled = 0;
   }
 
   private void onPrefix(int metadataLength) {
@@ -398,12 +468,25 @@ public final class ArrowChunkDecoder implements AutoCloseable {
       state = State.ENDED;
       return;
     }
+    if (root == null && !framer.prefixHadContinuation()
+        && (metadataLength < 0 || metadataLength > maxMetadataBytes)) {
+      throw notAnIpcStream(framer.prefixFirstWord());
+    }
     if (metadataLength < 0) {
       throw ArrowChunkException.malformed(
           "Arrow IPC message " + messages + " has a negative metadata length " + metadataLength);
     }
+    if (metadataLength > maxMetadataBytes) {
+      throw ArrowChunkException.limit(
+          "Arrow IPC message "
+              + messages
+              + " has "
+              + metadataLength
+              + " bytes of metadata, over the limit maxMetadataBytes="
+              + maxMetadataBytes);
+    }
     if (metadataLength > maxMessageBytes) {
-      throw messageTooLarge(metadataLength);
+      throw messageTooLarge(metadataLength, 0);
     }
     framer.startMetadata(metadataLength);
     state = State.METADATA;
@@ -419,7 +502,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     // Subtracting cannot overflow; adding a hostile bodyLength near Long.MAX_VALUE could.
     if (bodyLength > maxMessageBytes - metadata.length) {
-      throw messageTooLarge(metadata.length + bodyLength);
+      throw messageTooLarge(metadata.length, bodyLength);
     }
     if (type == MessageHeader.Schema) {
       if (root != null) {
@@ -451,17 +534,9 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (bodyLength == 0) {
       return onMessage();
     }
-    try {
-      body = allocator.buffer(bodyLength);
-    } catch (OutOfMemoryException e) {
-      throw new ArrowChunkException(
-          ArrowChunkException.Reason.LIMIT_EXCEEDED,
-          "Arrow IPC message " + messages + " does not fit in the memory limit for this call",
-          e);
-    }
     this.bodyLength = bodyLength;
     bodyFilled = 0;
-    state = State.BODY;
+    state = State.BODY; // The body is allocated once all of it has arrived; see step().
     return false;
   }
 
@@ -500,7 +575,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
                   FieldTreeCheck.check(
                       (org.apache.arrow.flatbuf.Schema)
                           schemaMessage.header(new org.apache.arrow.flatbuf.Schema()),
-                      metadata.length);
+                      metadata.length,
+                      maxSchemaFields);
                   Schema parsed = MessageSerializer.deserializeSchema(schemaMessage);
                   // Vectors without buffers: nothing is allocated, only the types are checked.
                   try (VectorSchemaRoot probe = VectorSchemaRoot.create(parsed, allocator)) {
@@ -523,7 +599,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (!ArrowChunkEncoder.isDictionaryEncoded(messageSchema.getFields())) {
       // The common case: vectors straight from the (possibly cached, immutable) message schema.
       root = VectorSchemaRoot.create(messageSchema, allocator);
-      recordBatchNodes = BatchLoader.countNodes(messageSchema.getFields());
+      batchShape = BatchShape.of(messageSchema.getFields());
+      notifySchema();
       return;
     }
     List<Field> fields = new ArrayList<>(messageSchema.getFields().size());
@@ -535,7 +612,30 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     root = VectorSchemaRoot.create(new Schema(fields, messageSchema.getCustomMetadata()), allocator);
     BatchLoader.checkTypes(root); // The dictionaries' index types, which the message schema lacks.
-    recordBatchNodes = BatchLoader.countNodes(fields);
+    batchShape = BatchShape.of(fields);
+    notifySchema();
+  }
+
+  /** Hands the schema to the listener before any batch is decoded; see Builder#onSchema. */
+  private void notifySchema() {
+    if (schemaListener != null) {
+      try {
+        schemaListener.accept(root.getSchema());
+      } catch (RuntimeException e) {
+        throw new SchemaRejected(e);
+      }
+    }
+  }
+
+  /** Carries the schema listener's own exception past the decoder's input error handling. */
+  private static final class SchemaRejected extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient RuntimeException rejection;
+
+    SchemaRejected(RuntimeException rejection) {
+      super(null, null, false, false);
+      this.rejection = rejection;
+    }
   }
 
   private void onDictionary(DictionaryBatch header, ArrowBuf messageBody, long messageLength) {
@@ -546,10 +646,10 @@ public final class ArrowChunkDecoder implements AutoCloseable {
           "dictionary batch for id " + id + ", which no field of the schema uses");
     }
     FieldVector vector = dictionary.getVector();
-    int nodes = BatchLoader.countNodes(List.of(vector.getField()));
+    BatchShape shape = BatchShape.of(List.of(vector.getField()));
     try (ArrowRecordBatch data =
         BatchLoader.toRecordBatch(
-            header.data(), messageBody, messageLength, nodes, "dictionary " + id)) {
+            header.data(), messageBody, messageLength, shape, "dictionary " + id)) {
       if (header.isDelta()) {
         try (FieldVector delta = vector.getField().createVector(allocator)) {
           BatchLoader.loadSingle(delta, data, "dictionary " + id);
@@ -562,23 +662,41 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   }
 
   private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
+    String what = "record batch " + batches;
     try (ArrowRecordBatch batch =
-        BatchLoader.toRecordBatch(
-            header, messageBody, messageLength, recordBatchNodes, "record batch " + batches)) {
-      BatchLoader.load(root, batch, "record batch " + batches);
+        BatchLoader.toRecordBatch(header, messageBody, messageLength, batchShape, what)) {
+      BatchLoader.load(root, batch, what);
+    }
+    if (!dictionaries.isEmpty()) {
+      BatchLoader.checkDictionaryIndices(root, dictionaries, what);
     }
     batches++;
     rows += root.getRowCount();
   }
 
-  private ArrowChunkException messageTooLarge(long size) {
+  private ArrowChunkException messageTooLarge(long metadataBytes, long bodyBytes) {
     return ArrowChunkException.limit(
         "Arrow IPC message "
             + messages
             + " has "
-            + size
+            + metadataBytes
+            + " bytes of metadata and a body of "
+            + bodyBytes
             + " bytes, over the limit maxMessageBytes="
             + maxMessageBytes);
+  }
+
+  /** The input's first bytes are neither an IPC stream's prefix nor a plausible legacy one. */
+  private static ArrowChunkException notAnIpcStream(int firstWord) {
+    // "ARRO", the start of the Arrow file format's magic "ARROW1".
+    if (firstWord == 0x4152524F) {
+      return ArrowChunkException.malformed(
+          "the input is not an Arrow IPC stream but an Arrow IPC file (it starts with ARROW1):"
+              + " send the stream format (ArrowStreamWriter), not the file format");
+    }
+    return ArrowChunkException.malformed(
+        "the input is not an Arrow IPC stream: it does not start with the continuation marker"
+            + " 0xFFFFFFFF and a metadata length");
   }
 
   private static String headerName(byte type) {
@@ -594,12 +712,16 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
   }
 
-  private ArrowChunkException fail(ArrowChunkException e) {
+  private ArrowChunkException fail(@Nullable ArrowChunkException e) {
     if (state != State.CLOSED) {
       state = State.FAILED;
     }
-    input.clear();
-    releaseBody();
+    try {
+      input.clear();
+    } finally {
+      heldInput.releaseAll();
+      releaseBody();
+    }
     return e;
   }
 
@@ -624,6 +746,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     private long maxStreamBytes = DEFAULT_MAX_STREAM_BYTES;
     private int maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES;
     private int maxSchemaFields = DEFAULT_MAX_SCHEMA_FIELDS;
+    private @Nullable Consumer<Schema> schemaListener;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -685,6 +808,18 @@ public final class ArrowChunkDecoder implements AutoCloseable {
             "maxSchemaFields: " + maxSchemaFields + " (expected: > 0)");
       }
       this.maxSchemaFields = maxSchemaFields;
+      return this;
+    }
+
+    /**
+     * Runs {@code listener} with the stream's schema as soon as it is decoded, before any batch
+     * (and so before any memory is taken for one), on the thread calling {@link #nextBatch()}.
+     * Use it to refuse input whose schema a consumer cannot use: whatever it throws fails the
+     * decoder and propagates from {@link #nextBatch()} unchanged. The schema is the one {@link
+     * #root()} has. Default: none.
+     */
+    public Builder onSchema(Consumer<Schema> listener) {
+      this.schemaListener = requireNonNull(listener, "listener");
       return this;
     }
 

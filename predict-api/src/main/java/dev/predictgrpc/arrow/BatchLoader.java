@@ -6,12 +6,13 @@ package dev.predictgrpc.arrow;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import org.apache.arrow.flatbuf.Buffer;
 import org.apache.arrow.flatbuf.CompressionType;
 import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.OutOfMemoryException;
+import org.apache.arrow.vector.BaseIntVector;
 import org.apache.arrow.vector.BaseLargeVariableWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthViewVector;
@@ -21,10 +22,11 @@ import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.LargeListVector;
 import org.apache.arrow.vector.complex.ListVector;
+import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.util.ValueVectorUtility;
 import org.apache.arrow.vector.validate.ValidateUtil;
 import org.apache.arrow.vector.validate.ValidateVectorBufferVisitor;
@@ -46,20 +48,31 @@ final class BatchLoader {
   private BatchLoader() {}
 
   /**
-   * Builds a record batch whose buffers are slices of {@code messageBody}, checking every buffer
-   * lies inside it. The batch holds its own references; the caller still owns {@code messageBody}.
-   * Ownership of the returned batch passes to the caller, who must close it.
+   * Bitmaps Arrow may allocate beyond a batch's body: a column without a validity buffer (all
+   * valid, or all null) gets one sized by its declared length. Genuine batches need far less than
+   * their body; this slack covers tiny batches.
+   */
+  static final long IMPLIED_VALIDITY_SLACK_BYTES = 64 << 10;
+
+  /**
+   * Builds a record batch whose buffers are slices of {@code messageBody}, after checking the
+   * header against {@code shape} and the body: node and buffer counts, every node's length and
+   * null count, every buffer inside the body, and the bitmaps Arrow would allocate for columns
+   * that carry none. All of that is checked before anything is sliced or allocated, so a header
+   * that declares huge counts costs its sender, not the server. The batch holds its own
+   * references; the caller still owns {@code messageBody}. Ownership of the returned batch passes
+   * to the caller, who must close it.
    */
   static ArrowRecordBatch toRecordBatch(
-      RecordBatch header, ArrowBuf messageBody, long bodyLength, int expectedNodes, String what) {
+      RecordBatch header, ArrowBuf messageBody, long bodyLength, BatchShape shape, String what) {
     // Checked here so the error can say what is wrong, rather than fail somewhere in loading.
-    if (header.nodesLength() != expectedNodes) {
+    if (header.nodesLength() != shape.nodes()) {
       throw ArrowChunkException.malformed(
           what
               + " has "
               + header.nodesLength()
               + " field nodes but its schema has "
-              + expectedNodes
+              + shape.nodes()
               + " fields, nested ones included");
     }
     if (header.compression() != null) {
@@ -69,21 +82,80 @@ final class BatchLoader {
               + compressionName(header.compression().codec())
               + "); only uncompressed Arrow IPC bodies are supported");
     }
-    List<ArrowFieldNode> nodes = new ArrayList<>(expectedNodes);
-    FieldNode node = new FieldNode();
-    for (int i = 0; i < header.nodesLength(); i++) {
-      header.nodes(node, i);
-      if (node.length() < 0
-          || node.length() > Integer.MAX_VALUE
-          || node.nullCount() < 0
-          || node.nullCount() > node.length()) {
-        throw ArrowChunkException.malformed(what + " has an invalid field node " + i);
-      }
-      nodes.add(new ArrowFieldNode(node.length(), node.nullCount()));
+    long rows = header.length();
+    if (rows < 0 || rows > Integer.MAX_VALUE) {
+      throw ArrowChunkException.malformed(what + " declares " + rows + " rows");
     }
-    // Not presized: the counts come from the sender, and a huge one would be an OutOfMemoryError.
-    List<ArrowBuf> buffers = new ArrayList<>();
+    if (header.variadicBufferCountsLength() != shape.viewNodes()) {
+      throw ArrowChunkException.malformed(
+          what
+              + " has "
+              + header.variadicBufferCountsLength()
+              + " variadic buffer counts but its schema has "
+              + shape.viewNodes()
+              + " view columns");
+    }
+    long[] variadicCounts = new long[shape.viewNodes()];
+    long expectedBuffers = shape.fixedBuffers();
+    for (int i = 0; i < variadicCounts.length; i++) {
+      long count = header.variadicBufferCounts(i);
+      // Each bound keeps the sum far from overflow: buffersLength() is an int.
+      if (count < 0 || count > header.buffersLength()) {
+        throw ArrowChunkException.malformed(
+            what + " has an invalid variadic buffer count " + count);
+      }
+      variadicCounts[i] = count;
+      expectedBuffers += count;
+    }
+    if (header.buffersLength() != expectedBuffers) {
+      throw ArrowChunkException.malformed(
+          what
+              + " lists "
+              + header.buffersLength()
+              + " buffers but its schema needs "
+              + expectedBuffers);
+    }
+    List<ArrowFieldNode> nodes = new ArrayList<>(shape.nodes());
+    FieldNode node = new FieldNode();
     Buffer buffer = new Buffer();
+    long impliedValidityBytes = 0;
+    int bufferIndex = 0;
+    int viewIndex = 0;
+    for (int i = 0; i < shape.nodes(); i++) {
+      header.nodes(node, i);
+      long length = node.length();
+      long nullCount = node.nullCount();
+      if (length < 0 || length > Integer.MAX_VALUE || nullCount < 0 || nullCount > length) {
+        throw ArrowChunkException.malformed(
+            what + " has an invalid field node " + i + " (length " + length + ", null count "
+                + nullCount + ")");
+      }
+      if (shape.isTopLevel(i) && length != rows) {
+        throw ArrowChunkException.malformed(
+            what + " has " + rows + " rows but its field node " + i + " declares " + length);
+      }
+      if (shape.hasValidity(i)) {
+        header.buffers(buffer, bufferIndex);
+        if (buffer.length() == 0 && (nullCount == 0 || nullCount == length)) {
+          impliedValidityBytes += (length + 7) / 8;
+        }
+      }
+      bufferIndex += shape.fixedBuffers(i);
+      if (shape.isView(i)) {
+        bufferIndex += (int) variadicCounts[viewIndex++];
+      }
+      nodes.add(new ArrowFieldNode(length, nullCount));
+    }
+    if (impliedValidityBytes > bodyLength + IMPLIED_VALIDITY_SLACK_BYTES) {
+      throw ArrowChunkException.malformed(
+          what
+              + " declares columns whose validity bitmaps would take "
+              + impliedValidityBytes
+              + " bytes but carries a body of only "
+              + bodyLength
+              + " bytes");
+    }
+    List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
     for (int i = 0; i < header.buffersLength(); i++) {
       header.buffers(buffer, i);
       long offset = buffer.offset();
@@ -93,30 +165,27 @@ final class BatchLoader {
             what
                 + ": buffer "
                 + i
-                + " spans bytes ["
+                + " spans "
+                + length
+                + " bytes from offset "
                 + offset
-                + ", "
-                + (offset + length)
-                + ") but the message body has "
+                + " but the message body has "
                 + bodyLength
                 + " bytes");
       }
       buffers.add(messageBody.slice(offset, length));
     }
-    if (header.length() > Integer.MAX_VALUE) {
-      throw ArrowChunkException.malformed(what + " has more than 2^31-1 rows");
-    }
-    List<Long> variadicCounts = new ArrayList<>(0);
-    for (int i = 0; i < header.variadicBufferCountsLength(); i++) {
-      variadicCounts.add(header.variadicBufferCounts(i));
+    List<Long> variadic = new ArrayList<>(variadicCounts.length);
+    for (long count : variadicCounts) {
+      variadic.add(count);
     }
     // retainBuffers=true: the batch takes its own reference on each slice.
     return new ArrowRecordBatch(
-        (int) header.length(),
+        (int) rows,
         nodes,
         buffers,
         NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
-        variadicCounts,
+        variadic,
         true,
         true);
   }
@@ -197,24 +266,48 @@ final class BatchLoader {
     load(new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), 0), data, what);
   }
 
-  /** The number of field nodes a batch of {@code fields} carries: one per field, nested too. */
-  static int countNodes(List<Field> fields) {
-    int count = 0;
-    for (Field field : fields) {
-      count += 1 + countNodes(field.getChildren());
+  /**
+   * Checks that every dictionary index in {@code root}, nested columns included, points inside its
+   * dictionary, so a model or a decoding step never reads past a dictionary's values.
+   *
+   * @param dictionaries the stream's dictionaries by id; a missing one counts as empty
+   */
+  static void checkDictionaryIndices(
+      VectorSchemaRoot root, Map<Long, Dictionary> dictionaries, String what) {
+    for (FieldVector vector : root.getFieldVectors()) {
+      checkDictionaryIndices(vector, dictionaries, what);
     }
-    return count;
   }
 
-  /** True if {@code e} is, or was caused by, the allocator refusing memory. */
-  static boolean isOutOfMemory(Throwable e) {
-    // Arrow sometimes wraps what a vector throws in IllegalArgumentException, so look at causes.
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof OutOfMemoryException) {
-        return true;
+  private static void checkDictionaryIndices(
+      ValueVector vector, Map<Long, Dictionary> dictionaries, String what) {
+    DictionaryEncoding encoding = vector.getField().getDictionary();
+    if (encoding != null && vector instanceof BaseIntVector) {
+      Dictionary dictionary = dictionaries.get(encoding.getId());
+      long size = dictionary == null ? 0 : dictionary.getVector().getValueCount();
+      BaseIntVector indices = (BaseIntVector) vector;
+      for (int row = 0; row < vector.getValueCount(); row++) {
+        if (!vector.isNull(row)) {
+          long index = indices.getValueAsLong(row);
+          if (index < 0 || index >= size) {
+            throw ArrowChunkException.malformed(
+                what
+                    + ": column "
+                    + vector.getName()
+                    + " has dictionary index "
+                    + index
+                    + " at row "
+                    + row
+                    + ", outside its dictionary of "
+                    + size
+                    + " values");
+          }
+        }
       }
     }
-    return false;
+    for (ValueVector child : vector) {
+      checkDictionaryIndices(child, dictionaries, what);
+    }
   }
 
   /** Hands one field its node and buffers, then its children theirs, in schema order. */

@@ -31,6 +31,9 @@ final class ChunkQueue {
   /** How far into the first piece reading has got. */
   private int offset;
 
+  /** The bytes queued and not yet read. */
+  private long queuedBytes;
+
   /** Queues {@code chunk}, which must not be empty. */
   void add(ByteString chunk) {
     add(chunk.asReadOnlyByteBufferList(), NOTHING_TO_RELEASE);
@@ -49,6 +52,7 @@ final class ChunkQueue {
     for (int i = 0; i <= last; i++) {
       ByteBuffer piece = chunk.get(i);
       if (piece.hasRemaining()) {
+        queuedBytes += piece.remaining();
         pieces.add(piece);
         releases.add(i == last ? release : NOTHING_TO_RELEASE);
       }
@@ -59,10 +63,16 @@ final class ChunkQueue {
     return pieces.isEmpty();
   }
 
+  /** The bytes queued and not yet read. */
+  long queuedBytes() {
+    return queuedBytes;
+  }
+
   /** Drops all queued input, running every release action even if one of them throws. */
   void clear() {
     pieces.clear();
     offset = 0;
+    queuedBytes = 0;
     RuntimeException failure = null;
     for (Runnable release = releases.poll(); release != null; release = releases.poll()) {
       try {
@@ -114,6 +124,7 @@ final class ChunkQueue {
   }
 
   private void advance(ByteBuffer head, int n) {
+    queuedBytes -= n;
     offset += n;
     if (offset == head.remaining()) {
       pieces.removeFirst();

@@ -25,13 +25,24 @@ final class FieldTreeCheck {
   /**
    * Checks the fields of {@code schema}, read from {@code metadataBytes} bytes of metadata.
    *
-   * @throws ArrowChunkException if the tree is nested too deep or has more fields than the metadata
-   *     can hold
+   * @throws ArrowChunkException if the tree is nested too deep, has more fields than the metadata
+   *     can hold, or more than {@code maxFields}
    */
-  static void check(Schema schema, int metadataBytes) {
+  static void check(Schema schema, int metadataBytes, int maxFields) {
     int budget = metadataBytes / 8;
+    int fields = 0;
     for (int i = 0; i < schema.fieldsLength(); i++) {
+      int before = budget;
       budget = checkField(schema.fields(i), 1, budget);
+      fields += before - budget;
+      if (fields > maxFields) {
+        throw ArrowChunkException.limit(
+            "the Arrow IPC schema has more than "
+                + maxFields
+                + " fields, nested ones included (limit maxSchemaFields="
+                + maxFields
+                + ")");
+      }
     }
   }
 

@@ -31,6 +31,8 @@ final class MessageFramer {
   private int prefixFilled;
   private int prefixNeeded = 4;
   private int prefixLength;
+  private boolean prefixHadContinuation;
+  private int prefixFirstWord;
 
   private byte @Nullable [] metadata;
   private int metadataLength;
@@ -51,9 +53,12 @@ final class MessageFramer {
       return false;
     } else if (prefixNeeded == 8) {
       prefixLength = ByteBuffer.wrap(prefix, 4, 4).order(ByteOrder.LITTLE_ENDIAN).getInt();
+      prefixHadContinuation = true;
     } else {
       prefixLength = first; // The pre-1.0 format had no continuation token.
+      prefixHadContinuation = false;
     }
+    prefixFirstWord = ByteBuffer.wrap(prefix, 0, 4).order(ByteOrder.BIG_ENDIAN).getInt();
     prefixFilled = 0;
     prefixNeeded = 4;
     return true;
@@ -62,6 +67,21 @@ final class MessageFramer {
   /** The metadata length the last complete prefix announced; may be zero or negative. */
   int prefixLength() {
     return prefixLength;
+  }
+
+  /** True if the last complete prefix began with the continuation token, as since Arrow 0.15. */
+  boolean prefixHadContinuation() {
+    return prefixHadContinuation;
+  }
+
+  /** The first four bytes of the last complete prefix, big-endian, to recognise other formats. */
+  int prefixFirstWord() {
+    return prefixFirstWord;
+  }
+
+  /** Heap bytes held for the metadata being assembled. */
+  int heldMetadataBytes() {
+    return metadata == null ? 0 : metadata.length;
   }
 
   /** True if part of a prefix has been read, so input that ends now ends inside a message. */

@@ -121,7 +121,26 @@ class ArrowChunkDecoderErrorTest {
     ArrowChunkException e = decodeFailure(ByteString.copyFrom(garbage));
 
     assertThat(e.reason()).isEqualTo(MALFORMED);
-    assertThat(e).hasMessageContaining("Arrow IPC message 0");
+    assertThat(e).hasMessageContaining("the input is not an Arrow IPC stream");
+  }
+
+  @Test
+  void arrowFile_isRecognisedAndRefusedAsNotAStream() {
+    ByteString file =
+        ByteString.copyFromUtf8("ARROW1\0\0").concat(validStream(3));
+
+    ArrowChunkException e = decodeFailure(file);
+
+    assertThat(e.reason()).isEqualTo(MALFORMED);
+    assertThat(e).hasMessageContaining("an Arrow IPC file").hasMessageContaining("ArrowStreamWriter");
+  }
+
+  @Test
+  void jsonText_isNotAnArrowStream() {
+    ArrowChunkException e = decodeFailure(ByteString.copyFromUtf8("{\"x\": [1, 2, 3]}"));
+
+    assertThat(e.reason()).isEqualTo(MALFORMED);
+    assertThat(e).hasMessageContaining("not an Arrow IPC stream");
   }
 
   @Test
@@ -192,11 +211,24 @@ class ArrowChunkDecoderErrorTest {
   }
 
   @Test
-  void metadataLengthOverMaxMessageBytes_exceedsTheLimit() {
+  void metadataLengthOverMaxMetadataBytes_exceedsTheLimit() {
     ArrowChunkException e = decodeFailure(IpcBytes.prefix(100_000_000));
 
     assertThat(e.reason()).isEqualTo(LIMIT_EXCEEDED);
-    assertThat(e).hasMessageContaining("100000000 bytes").hasMessageContaining("maxMessageBytes");
+    assertThat(e)
+        .hasMessageContaining("100000000 bytes of metadata")
+        .hasMessageContaining("maxMetadataBytes=4194304");
+  }
+
+  @Test
+  void metadataLengthOverMaxMessageBytes_exceedsTheLimit() {
+    ArrowChunkException e =
+        decodeFailure(
+            ArrowChunkDecoder.builder(arrow.allocator()).maxMessageBytes(1000),
+            List.of(IpcBytes.prefix(100_000)));
+
+    assertThat(e.reason()).isEqualTo(LIMIT_EXCEEDED);
+    assertThat(e).hasMessageContaining("100000 bytes").hasMessageContaining("maxMessageBytes=1000");
   }
 
   @Test
@@ -204,7 +236,9 @@ class ArrowChunkDecoderErrorTest {
     // 2 GiB of metadata cannot be buffered in this JVM's heap: the decoder must not allocate the
     // whole announced length before the bytes arrive.
     ArrowChunkDecoder.Builder builder =
-        ArrowChunkDecoder.builder(arrow.allocator()).maxMessageBytes(Long.MAX_VALUE);
+        ArrowChunkDecoder.builder(arrow.allocator())
+            .maxMessageBytes(Long.MAX_VALUE)
+            .maxMetadataBytes(Integer.MAX_VALUE);
 
     ArrowChunkException e =
         decodeFailure(
@@ -668,22 +702,23 @@ class ArrowChunkDecoderErrorTest {
     ArrowChunkException e = decodeFailure(stream);
 
     assertThat(e.reason()).isEqualTo(MALFORMED);
-    assertThat(e).hasMessageContaining("record batch 0 has 4 rows but its column x has 8");
+    assertThat(e).hasMessageContaining("record batch 0 has 4 rows but its field node 0 declares 8");
   }
 
   @Test
-  void tinyBatchWhoseDeclaredRowsNeedMoreThanTheAllocatorLimit_exceedsTheLimit() {
+  void tinyBatchDeclaringRowsItDoesNotCarry_isRefusedBeforeAnythingIsAllocatedForThem() {
     // Without a validity buffer, Arrow allocates one sized from the declared row count, so a
-    // small message can ask for far more memory than it carries; the call's limit must stop it.
+    // small message could ask for far more memory than it carries: 12.5 MB here for 100 bytes.
     ByteString stream = batchDeclaring(100_000_000, true);
-    try (BufferAllocator small = arrow.allocator().newChildAllocator("small", 0, 1 << 20)) {
-      ArrowChunkException e = decodeFailure(ArrowChunkDecoder.builder(small), List.of(stream));
+    try (BufferAllocator tracked = arrow.allocator().newChildAllocator("tracked", 0, 1L << 30)) {
+      ArrowChunkException e = decodeFailure(ArrowChunkDecoder.builder(tracked), List.of(stream));
 
-      assertThat(e.reason()).isEqualTo(LIMIT_EXCEEDED);
+      assertThat(e.reason()).isEqualTo(MALFORMED);
       assertThat(e)
-          .hasMessageContaining("Arrow IPC message 1")
-          .hasMessageContaining("memory limit");
-      assertThat(small.getAllocatedMemory()).isZero();
+          .hasMessageContaining("record batch 0")
+          .hasMessageContaining("validity bitmaps would take 12500000 bytes");
+      assertThat(tracked.getAllocatedMemory()).isZero();
+      assertThat(tracked.getPeakMemoryAllocation()).isLessThan(64 << 10);
     }
   }
 
@@ -821,5 +856,140 @@ class ArrowChunkDecoderErrorTest {
     int batches = IpcBytes.decodeAll(arrow.allocator(), List.of(stream), (decoder, i) -> {});
 
     assertThat(batches).isEqualTo(1);
+  }
+
+  @Test
+  void headerListingMillionsOfBuffers_isRefusedBeforeTheyAreSliced() {
+    ByteString stream =
+        patchedBatchStream(
+            intStream(intSchema(), 8),
+            (fb, message, batch) ->
+                fb.buffer().putInt(fb.vector(batch, IpcBytes.RECORD_BATCH_BUFFERS), 3_900_000));
+
+    ArrowChunkException e = decodeFailure(stream);
+
+    assertThat(e.reason()).isEqualTo(MALFORMED);
+    assertThat(e).hasMessageContaining("record batch 0 lists 3900000 buffers but its schema needs 2");
+  }
+
+  @Test
+  void bodyLengthNearLongMax_isOverTheLimit_withoutANegativeSize() {
+    ByteString stream =
+        patchedBatchStream(
+            intStream(intSchema(), 8),
+            (fb, message, batch) ->
+                fb.buffer().putLong(fb.field(message, IpcBytes.MESSAGE_BODY_LENGTH), Long.MAX_VALUE));
+
+    ArrowChunkException e = decodeFailure(stream);
+
+    assertThat(e.reason()).isEqualTo(LIMIT_EXCEEDED);
+    assertThat(e)
+        .hasMessageContaining("a body of " + Long.MAX_VALUE + " bytes")
+        .hasMessageContaining("maxMessageBytes")
+        .hasMessageNotContaining("-");
+  }
+
+  @Test
+  void schemaWithMoreFieldsThanAllowed_exceedsMaxSchemaFields() {
+    List<Field> fields = new ArrayList<>();
+    for (int i = 0; i < 20; i++) {
+      fields.add(Field.nullable("c" + i, new ArrowType.Int(32, true)));
+    }
+    ByteString stream = intStream(new Schema(fields), 1);
+
+    ArrowChunkException e =
+        decodeFailure(
+            ArrowChunkDecoder.builder(arrow.allocator()).maxSchemaFields(10), List.of(stream));
+
+    assertThat(e.reason()).isEqualTo(LIMIT_EXCEEDED);
+    assertThat(e).hasMessageContaining("maxSchemaFields=10");
+  }
+
+  @Test
+  void announcedBodyThatNeverArrives_holdsOnlyTheBytesSent() {
+    // A 60 MiB body is announced and 600 bytes of it sent: nothing is allocated for the rest.
+    ByteString stream = intStream(intSchema(), 15 << 20);
+    ByteString schemaAndStart = stream.substring(0, IpcBytes.messages(stream).get(0).size() + 1000);
+    try (BufferAllocator tracked = arrow.allocator().newChildAllocator("tracked", 0, 1L << 30);
+        ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(tracked).build()) {
+      decoder.append(schemaAndStart);
+
+      assertThat(decoder.nextBatch()).isFalse();
+      assertThat(tracked.getAllocatedMemory())
+          .as("only the queued input is counted, in 4 KiB granules")
+          .isLessThanOrEqualTo(8192);
+      assertThat(tracked.getPeakMemoryAllocation()).isLessThanOrEqualTo(8192);
+      assertThatThrownBy(decoder::finish).hasMessageContaining("truncated stream");
+    }
+  }
+
+  @Test
+  void inputHeldForAnIncompleteBody_countsAgainstTheAllocatorLimit() {
+    ByteString stream = intStream(intSchema(), 1 << 20); // A 4 MiB body.
+    List<ByteString> chunks = IpcBytes.cut(stream, 256 << 10);
+    try (BufferAllocator small = arrow.allocator().newChildAllocator("small", 0, 1 << 20);
+        ArrowChunkDecoder decoder = ArrowChunkDecoder.builder(small).build()) {
+      ArrowChunkException refused = null;
+      int appended = 0;
+      try {
+        for (ByteString chunk : chunks) {
+          decoder.append(chunk);
+          appended++;
+          assertThat(decoder.nextBatch()).isFalse();
+        }
+      } catch (ArrowChunkException e) {
+        refused = e;
+      }
+
+      assertThat(refused).isNotNull();
+      assertThat(refused.reason()).isEqualTo(LIMIT_EXCEEDED);
+      assertThat(refused).hasMessageContaining("memory limit of 1048576 bytes");
+      assertThat(refused.refusingAllocator()).isSameAs(small);
+      assertThat(appended).as("refused as soon as the held input passed 1 MiB").isLessThan(5);
+      assertThat(small.getAllocatedMemory()).isZero();
+    }
+  }
+
+  @Test
+  void schemaListener_runsBeforeAnyBatch_andItsRefusalPropagatesUnchanged() {
+    ByteString stream = intStream(intSchema(), 1000);
+    IllegalArgumentException refusal = new IllegalArgumentException("no int columns here");
+    List<Schema> seen = new ArrayList<>();
+    try (BufferAllocator tracked = arrow.allocator().newChildAllocator("tracked", 0, 1L << 30);
+        ArrowChunkDecoder decoder =
+            ArrowChunkDecoder.builder(tracked)
+                .onSchema(
+                    schema -> {
+                      seen.add(schema);
+                      throw refusal;
+                    })
+                .build()) {
+      decoder.append(stream);
+
+      assertThatThrownBy(decoder::nextBatch).isSameAs(refusal);
+      assertThat(seen).hasSize(1);
+      assertThat(seen.get(0).getFields()).extracting(Field::getName).containsExactly("x");
+      assertThat(decoder.batchesDecoded()).isZero();
+      assertThatThrownBy(decoder::nextBatch).hasMessageContaining("failed");
+    }
+  }
+
+  @Test
+  void dictionaryIndexOutsideItsDictionary_isMalformed() {
+    ByteString stream;
+    org.apache.arrow.vector.dictionary.Dictionary dictionary =
+        TestData.dictionary(arrow.allocator());
+    try (org.apache.arrow.vector.ValueVector unused = dictionary.getVector();
+        VectorSchemaRoot root = TestData.dictionaryEncoded(arrow.allocator(), dictionary, 1, 8)) {
+      ((IntVector) root.getVector("word")).set(2, 99);
+      stream = ArrowChunkEncoder.encodeStream(root, TestData.provider(dictionary));
+    }
+
+    ArrowChunkException e = decodeFailure(stream);
+
+    assertThat(e.reason()).isEqualTo(MALFORMED);
+    assertThat(e)
+        .hasMessageContaining("column word has dictionary index 99 at row 2")
+        .hasMessageContaining("outside its dictionary of 4 values");
   }
 }
