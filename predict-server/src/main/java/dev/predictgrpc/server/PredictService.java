@@ -10,6 +10,7 @@ import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.internal.CallIdentity;
 import dev.predictgrpc.server.internal.ModelRegistry;
 import dev.predictgrpc.server.internal.PredictionServiceImpl;
+import dev.predictgrpc.server.internal.StatusMapper;
 import dev.predictgrpc.server.internal.ServedModels;
 import dev.predictgrpc.server.internal.StatsSnapshot;
 import io.grpc.BindableService;
@@ -79,8 +80,8 @@ public final class PredictService implements BindableService, AutoCloseable {
 
   /**
    * Starts building a service. Calls take their Arrow memory from a child of {@code allocator}
-   * named {@code predict-service}; the service does not take ownership of {@code allocator}
-   * itself.
+   * named {@code predict-service}, whose limit is {@link ServerLimits#maxServerMemoryBytes()};
+   * the service does not take ownership of {@code allocator} itself.
    */
   public static Builder builder(BufferAllocator allocator) {
     return new Builder(requireNonNull(allocator, "allocator"));
@@ -308,7 +309,10 @@ public final class PredictService implements BindableService, AutoCloseable {
           throw new IllegalStateException("model " + model + " failed to start", e);
         }
       }
-      BufferAllocator child = allocator.newChildAllocator("predict-service", 0, Long.MAX_VALUE);
+      // Every call's Arrow memory, received input included, comes out of this one budget.
+      BufferAllocator child =
+          allocator.newChildAllocator(
+              StatusMapper.SERVICE_ALLOCATOR_NAME, 0, limits.maxServerMemoryBytes());
       ServedModels served;
       try {
         served =

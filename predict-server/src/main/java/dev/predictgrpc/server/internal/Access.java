@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.common.internal.ClientText;
 import dev.predictgrpc.server.Authorizer;
 import io.grpc.Status;
 
@@ -28,7 +29,7 @@ final class Access {
     if (!authorizer.isAllowed(principal, model)) {
       throw new PredictException(
           Status.Code.PERMISSION_DENIED,
-          "principal '" + principal + "' may not call model '" + model + "'");
+          "principal '" + ClientText.name(principal) + "' may not call model '" + model + "'");
     }
   }
 }

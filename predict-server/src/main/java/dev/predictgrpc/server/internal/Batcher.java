@@ -61,6 +61,9 @@ import org.jspecify.annotations.Nullable;
  * a byte boundary, and rebases variable-width offsets).
  */
 final class Batcher {
+  /** How every merged batch's allocator name starts; its limit is the per-call limit. */
+  static final String BATCH_PREFIX = "batch-";
+
   private static final Logger logger = Logger.getLogger(Batcher.class.getName());
   private static final AtomicLong batchIds = new AtomicLong();
 
@@ -435,7 +438,7 @@ final class Batcher {
       callers.add(request.context);
     }
     BufferAllocator allocator =
-        parent.newChildAllocator("batch-" + batchIds.incrementAndGet() + "-" + label, 0, memoryLimit);
+        parent.newChildAllocator(BATCH_PREFIX + batchIds.incrementAndGet() + "-" + label, 0, memoryLimit);
     VectorSchemaRoot merged = null;
     VectorSchemaRoot output = null;
     try {

@@ -20,6 +20,9 @@ final class CallAllocators {
   private static final Logger logger = Logger.getLogger(CallAllocators.class.getName());
   private static final AtomicLong callIds = new AtomicLong();
 
+  /** How every call allocator's name starts; the model's name and version follow. */
+  static final String CALL_PREFIX = "call-";
+
   private final BufferAllocator parent;
   private int open; // Guarded by this.
 
@@ -33,7 +36,7 @@ final class CallAllocators {
       open++;
     }
     try {
-      return parent.newChildAllocator("call-" + callIds.incrementAndGet() + "-" + model, 0, limit);
+      return parent.newChildAllocator(CALL_PREFIX + callIds.incrementAndGet() + "-" + model, 0, limit);
     } catch (RuntimeException e) {
       closed();
       throw e;

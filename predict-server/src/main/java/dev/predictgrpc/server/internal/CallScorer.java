@@ -94,6 +94,23 @@ final class CallScorer {
     batches++;
   }
 
+  /**
+   * Checks the input's schema against the model's declared one as soon as it is known, before any
+   * batch of it is decoded.
+   *
+   * @throws PredictException INVALID_ARGUMENT naming the column that does not conform
+   */
+  void checkInputSchema(Schema input) {
+    try {
+      inputCheck.checkSchema(input);
+    } catch (RuntimeException e) {
+      // A failed request in the statistics, as when a batch is refused; its rows never arrive.
+      served.stats.requestStarted(0);
+      served.stats.requestFinished(false);
+      throw e;
+    }
+  }
+
   /** Ends the output stream; with no batch scored, it carries the declared output schema. */
   void finish() {
     if (encoder == null) {

@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.common.internal.ClientText;
 import io.grpc.Status;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -71,17 +72,7 @@ final class InputSchemaCheck {
     if (declared == null) {
       return input;
     }
-    Schema schema = input.getSchema();
-    if (schema != checkedInput) {
-      int[] known = shared.orderOf(schema);
-      if (known != null) {
-        order = known;
-      } else if (!schema.equals(checkedInput)) {
-        order = columnOrder(schema);
-        shared.remember(schema, order);
-      }
-      checkedInput = schema;
-    }
+    checkSchema(input.getSchema());
     List<Field> fields = declared.getFields();
     boolean inOrder = true;
     for (int i = 0; i < fields.size(); i++) {
@@ -112,12 +103,33 @@ final class InputSchemaCheck {
     return new VectorSchemaRoot(actualFields, vectors, input.getRowCount());
   }
 
+  /**
+   * Checks an input schema against the declared one, as soon as the input's schema is known and
+   * before any batch of it is decoded, and remembers the column order for {@link #conform}.
+   *
+   * @throws PredictException INVALID_ARGUMENT naming the column that does not conform
+   */
+  void checkSchema(Schema schema) {
+    if (declared == null || schema == checkedInput) {
+      return;
+    }
+    int[] known = shared.orderOf(schema);
+    if (known != null) {
+      order = known;
+    } else if (!schema.equals(checkedInput)) {
+      order = columnOrder(schema);
+      shared.remember(schema, order);
+    }
+    checkedInput = schema;
+  }
+
   private int[] columnOrder(Schema input) {
     Map<String, Integer> byName = new HashMap<>();
     List<Field> inputFields = input.getFields();
     for (int i = 0; i < inputFields.size(); i++) {
       if (byName.put(inputFields.get(i).getName(), i) != null) {
-        throw invalid("the input has two columns named '" + inputFields.get(i).getName() + "'");
+        throw invalid(
+            "the input has two columns named '" + ClientText.name(inputFields.get(i).getName()) + "'");
       }
     }
     List<Field> expected = declared.getFields();
@@ -141,7 +153,7 @@ final class InputSchemaCheck {
             "column '"
                 + want.getName()
                 + "' has type "
-                + describe(got)
+                + ClientText.name(describe(got))
                 + " but model '"
                 + model
                 + "' expects "
@@ -154,7 +166,7 @@ final class InputSchemaCheck {
           "model '"
               + model
               + "' does not take column(s) "
-              + byName.keySet()
+              + ClientText.list(byName.keySet())
               + "; it takes "
               + names(expected));
     }

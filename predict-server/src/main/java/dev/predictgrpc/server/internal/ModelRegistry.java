@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.common.internal.ClientText;
 import dev.predictgrpc.server.ModelService;
 import io.grpc.Status;
 import java.util.ArrayList;
@@ -74,7 +75,7 @@ public final class ModelRegistry {
     }
     TreeMap<String, ModelService> versions = models.get(name);
     if (versions == null) {
-      throw new PredictException(Status.Code.NOT_FOUND, "model '" + name + "' is not served here");
+      throw new PredictException(Status.Code.NOT_FOUND, "model '" + ClientText.name(name) + "' is not served here");
     }
     if (version.isEmpty()) {
       return versions.lastEntry().getValue();
@@ -83,8 +84,8 @@ public final class ModelRegistry {
     if (service == null) {
       throw new PredictException(
           Status.Code.NOT_FOUND,
-          "model '" + name + "' has no version '" + version + "' (versions: " + versions.keySet()
-              + ")");
+          "model '" + name + "' has no version '" + ClientText.name(version) + "' (versions: "
+              + ClientText.list(versions.keySet()) + ")");
     }
     return service;
   }

@@ -122,11 +122,6 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       label = model.name() + ":" + model.version();
       state.access.check(model.name());
       callAllocator = state.calls.open(label, limits.maxCallMemoryBytes());
-      decoder =
-          ArrowChunkDecoder.builder(callAllocator)
-              .maxMessageBytes(limits.maxMessageBytes())
-              .maxBatchRows(limits.maxBatchRows())
-              .build();
       CallContext context =
           new CallContext(
               callAllocator,
@@ -134,8 +129,9 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
               model.version(),
               request.getParametersMap(),
               Context.current());
-      List<ByteString> output = new ArrayList<>();
+      UnaryOutput output = new UnaryOutput(label, limits.maxUnaryResponseBytes());
       scorer = new CallScorer(served.get(model), context, limits.maxChunkBytes(), output::add);
+      decoder = state.newDecoder(callAllocator, scorer);
       decoder.append(request.getArrowIpc());
       while (decoder.nextBatch()) {
         scorer.score(decoder.root(), decoder.dictionaries());
@@ -145,8 +141,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       response =
           PredictResponse.newBuilder()
               .setModel(ModelSpec.newBuilder().setName(model.name()).setVersion(model.version()))
-              // A balanced rope over the chunks: no bytes are copied here.
-              .setArrowIpc(ByteString.copyFrom(output))
+              .setArrowIpc(output.bytes())
               .build();
     } catch (Throwable t) {
       long batch = scorer == null ? -1 : scorer.batchesScored();

@@ -5,6 +5,7 @@ package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.api.v1.PredictStreamRequest;
 import dev.predictgrpc.api.v1.PredictStreamResponse;
+import dev.predictgrpc.arrow.ArrowChunkDecoder;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.common.internal.StreamMarshallers;
@@ -38,6 +39,21 @@ final class ServiceState {
    * so a few idle arrays serve many streams.
    */
   final ChunkPool responseChunks;
+
+  /**
+   * A decoder for one call's input, within every input limit, that checks the input's schema
+   * against the model's as soon as it arrives. The caller owns the decoder and must close it.
+   */
+  ArrowChunkDecoder newDecoder(BufferAllocator callAllocator, CallScorer scorer) {
+    return ArrowChunkDecoder.builder(callAllocator)
+        .maxMessageBytes(limits.maxMessageBytes())
+        .maxMetadataBytes(limits.maxMetadataBytes())
+        .maxSchemaFields(limits.maxSchemaFields())
+        .maxBatchRows(limits.maxBatchRows())
+        .maxStreamBytes(limits.maxStreamBytes())
+        .onSchema(scorer::checkInputSchema)
+        .build();
+  }
 
   ServiceState(
       ServedModels served, BufferAllocator allocator, ServerLimits limits, Access access) {

@@ -160,12 +160,6 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     service.streams.acquire(client);
     holdsStreamSlot = true;
     allocator = service.calls.open(label, limits.maxCallMemoryBytes());
-    decoder =
-        ArrowChunkDecoder.builder(allocator)
-            .maxMessageBytes(limits.maxMessageBytes())
-            .maxBatchRows(limits.maxBatchRows())
-            .maxStreamBytes(limits.maxStreamBytes())
-            .build();
     CallContext context =
         new CallContext(
             allocator, model.name(), model.version(), header.getParametersMap(), grpcContext);
@@ -176,6 +170,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             limits.maxChunkBytes(),
             service.responseChunks,
             this::sendChunk);
+    decoder = service.newDecoder(allocator, scorer);
     responses.onNext(
         PredictStreamResponse.newBuilder()
             .setHeader(

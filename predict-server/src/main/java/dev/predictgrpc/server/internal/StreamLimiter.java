@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.common.internal.ClientText;
 import io.grpc.Status;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -28,7 +29,7 @@ final class StreamLimiter {
       release(client);
       throw new PredictException(
           Status.Code.RESOURCE_EXHAUSTED,
-          "client '" + client + "' already has " + maxPerClient
+          "client '" + ClientText.name(client) + "' already has " + maxPerClient
               + " streams open (limit maxConcurrentStreamsPerClient=" + maxPerClient + ")");
     }
   }
