@@ -1,0 +1,211 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.server;
+
+import static dev.predictgrpc.server.InProcessPredict.request;
+import static dev.predictgrpc.server.WireAssertions.assertCleanError;
+import static dev.predictgrpc.server.WireAssertions.statusOf;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.protobuf.ByteString;
+import dev.predictgrpc.api.v1.PredictResponse;
+import dev.predictgrpc.server.internal.StatusMapper;
+import dev.predictgrpc.testing.ArrowAllocatorExtension;
+import io.grpc.Status;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.logging.Handler;
+import java.util.logging.LogRecord;
+import java.util.logging.Logger;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.Float4Vector;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The server's memory budget and the limits on what a call may take or return: each refusal is
+ * the right status naming the limit, never a model failure, and the server serves the next call
+ * with nothing held.
+ */
+class ServerMemoryAndLimitsTest {
+  @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
+
+  private BufferAllocator allocator() {
+    return arrow.allocator();
+  }
+
+  /** A model that returns its input batch (an echo), so its output grows with the input. */
+  private static TestModel echo() {
+    return TestModel.of("echo", (ctx, input) -> input);
+  }
+
+  /** A model that asks for {@code floats} float32 values of output, whatever its input. */
+  private static TestModel greedy(int floats, boolean wrapTheFailure) {
+    return TestModel.of(
+        "greedy",
+        (ctx, input) -> {
+          Float4Vector y = new Float4Vector("y", ctx.allocator());
+          try {
+            y.allocateNew(floats);
+          } catch (RuntimeException e) {
+            y.close();
+            if (wrapTheFailure) {
+              throw new IllegalStateException("could not allocate the output", e);
+            }
+            throw e;
+          }
+          y.close();
+          return TestModel.doubleFirstColumn(ctx, input);
+        });
+  }
+
+  private void assertStillServes(InProcessPredict p) {
+    PredictResponse ok = p.blocking().predict(request("scale", "", Batches.xStream(allocator(), 2)));
+    assertThat(Batches.decode(allocator(), ok.getArrowIpc()).rowCounts()).containsExactly(2);
+    assertThat(p.service.allocatedBytes()).isZero();
+  }
+
+  @Test
+  void schemaMismatchWithNoBatch_isInvalidArgument() throws Exception {
+    try (InProcessPredict p =
+        InProcessPredict.start(
+            allocator(),
+            TestModel.scale("typed").input(TestModel.floatSchema(true, "x")))) {
+      ByteString schemaOnly = Batches.floatStream(allocator(), true, new int[0], "z");
+
+      Status status = statusOf(() -> p.blocking().predict(request("typed", "", schemaOnly)));
+
+      assertCleanError(status, Status.Code.INVALID_ARGUMENT, "typed", "'x'");
+      assertStillServes(p);
+    }
+  }
+
+  @Test
+  void unaryOutputOverTheResponseLimit_isResourceExhausted_suggestingPredictStream()
+      throws Exception {
+    ServerLimits limits = ServerLimits.builder().maxUnaryResponseBytes(64 << 10).build();
+    try (InProcessPredict p =
+        InProcessPredict.builder(allocator()).limits(limits).model(echo()).start()) {
+      int[] rows = new int[40];
+      java.util.Arrays.fill(rows, 1000); // 40 batches of 4 KB each: 160 KB echoed.
+      ByteString input = Batches.floatStream(allocator(), true, rows, "x");
+
+      Status status = statusOf(() -> p.blocking().predict(request("echo", "", input)));
+
+      assertCleanError(
+          status,
+          Status.Code.RESOURCE_EXHAUSTED,
+          "echo",
+          "maxUnaryResponseBytes=65536",
+          "PredictStream");
+      assertStillServes(p);
+    }
+  }
+
+  @Test
+  void modelAllocatingPastTheCallLimit_isResourceExhaustedNamingIt_notAModelFailure()
+      throws Exception {
+    ServerLimits limits = ServerLimits.builder().maxCallMemoryBytes(1 << 20).build();
+    for (boolean wrapped : new boolean[] {false, true}) {
+      try (InProcessPredict p =
+          InProcessPredict.builder(allocator())
+              .limits(limits)
+              .model(greedy(10_000_000, wrapped))
+              .start()) {
+        Status status =
+            statusOf(() -> p.blocking().predict(request("greedy", "", Batches.xStream(allocator(), 3))));
+
+        assertCleanError(
+            status, Status.Code.RESOURCE_EXHAUSTED, "greedy", "maxCallMemoryBytes=1048576");
+        assertThat(status.getDescription()).doesNotContain("failed", "error id");
+        assertStillServes(p);
+      }
+    }
+  }
+
+  @Test
+  void inputOverTheServerBudget_isResourceExhaustedNamingIt_andSmallCallsStillWork()
+      throws Exception {
+    ServerLimits limits = ServerLimits.builder().maxServerMemoryBytes(256 << 10).build();
+    try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
+      ByteString big = Batches.xStream(allocator(), 200_000); // An 800 KB batch.
+
+      Status status = statusOf(() -> p.blocking().predict(request("scale", "", big)));
+
+      assertCleanError(
+          status, Status.Code.RESOURCE_EXHAUSTED, "scale", "maxServerMemoryBytes=262144");
+      assertStillServes(p);
+    }
+  }
+
+  @Test
+  void memoryRefusals_logOneLineAtMostPerInterval_withoutStackTraces() throws Exception {
+    List<LogRecord> records = new ArrayList<>();
+    Handler capture =
+        new Handler() {
+          @Override
+          public void publish(LogRecord record) {
+            synchronized (records) {
+              records.add(record);
+            }
+          }
+
+          @Override
+          public void flush() {}
+
+          @Override
+          public void close() {}
+        };
+    Logger logger = Logger.getLogger(StatusMapper.class.getName());
+    logger.addHandler(capture);
+    ServerLimits limits = ServerLimits.builder().maxServerMemoryBytes(256 << 10).build();
+    try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
+      ByteString big = Batches.xStream(allocator(), 200_000);
+      for (int i = 0; i < 20; i++) {
+        Status status = statusOf(() -> p.blocking().predict(request("scale", "", big)));
+        assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      }
+    } finally {
+      logger.removeHandler(capture);
+    }
+    synchronized (records) {
+      assertThat(records).hasSizeLessThanOrEqualTo(2);
+      assertThat(records).allSatisfy(r -> assertThat(r.getThrown()).isNull());
+    }
+  }
+
+  @Test
+  void hugeModelName_notFoundMessageIsCapped() throws Exception {
+    try (InProcessPredict p = InProcessPredict.start(allocator())) {
+      String name = "m".repeat(20_000);
+
+      Status status =
+          statusOf(() -> p.blocking().predict(request(name, "", Batches.xStream(allocator(), 1))));
+
+      assertCleanError(status, Status.Code.NOT_FOUND, "is not served here", "(20000 characters)");
+      assertThat(status.getDescription()).hasSizeLessThan(1000);
+    }
+  }
+
+  @Test
+  void thousandsOfExtraColumns_invalidArgumentListsAFewAndCounts() throws Exception {
+    String[] names = new String[5001];
+    names[0] = "x";
+    for (int i = 1; i < names.length; i++) {
+      names[i] = "extra_column_with_a_long_name_" + i;
+    }
+    try (InProcessPredict p =
+        InProcessPredict.start(
+            allocator(),
+            TestModel.scale("typed").input(TestModel.floatSchema(true, "x")))) {
+      ByteString input = Batches.floatStream(allocator(), true, new int[] {1}, names);
+
+      Status status = statusOf(() -> p.blocking().predict(request("typed", "", input)));
+
+      assertCleanError(status, Status.Code.INVALID_ARGUMENT, "does not take column(s)", "4992 more");
+      assertThat(status.getDescription()).hasSizeLessThan(1000);
+      assertStillServes(p);
+    }
+  }
+}
