@@ -31,6 +31,7 @@ import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
 import io.grpc.Context;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCallHandler;
+import io.grpc.ServerInterceptors;
 import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
@@ -80,13 +81,27 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   /**
    * The generated binding, except that {@code PredictStream} requests are parsed by {@link
    * ZeroCopyMarshaller}: each chunk is a view of the network buffers it arrived in, which {@link
-   * StreamCall} releases once the decoder has read it. The wire format is unchanged. Mount this,
-   * not {@link #bindService()}.
+   * StreamCall} releases once the decoder has read it. The wire format is unchanged. Requests that
+   * cannot be parsed fail their call cleanly (see {@link RequestParseGuard}). Mount this, not
+   * {@link #bindService()}.
    */
   public ServerServiceDefinition zeroCopyDefinition() {
     ServerServiceDefinition generated = super.bindService();
+    RequestParseGuard guard = new RequestParseGuard(limits.maxInboundMessageBytes());
     MethodDescriptor<PredictStreamRequest, PredictStreamResponse> zeroCopyStream =
-        StreamMarshallers.predictStream(state.streamRequests, state.streamResponses);
+        StreamMarshallers.predictStream(state.streamRequests, state.streamResponses)
+            .toBuilder(
+                guard.marshaller(state.streamRequests, PredictStreamRequest::getDefaultInstance),
+                state.streamResponses)
+            .build();
+    MethodDescriptor<PredictRequest, PredictResponse> generatedPredict =
+        PredictionServiceGrpc.getPredictMethod();
+    MethodDescriptor<PredictRequest, PredictResponse> guardedPredict =
+        generatedPredict.toBuilder(
+                guard.marshaller(
+                    generatedPredict.getRequestMarshaller(), PredictRequest::getDefaultInstance),
+                generatedPredict.getResponseMarshaller())
+            .build();
     ServiceDescriptor generatedService = generated.getServiceDescriptor();
     ServiceDescriptor.Builder service =
         ServiceDescriptor.newBuilder(generatedService.getName())
@@ -100,13 +115,19 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
             (ServerCallHandler<PredictStreamRequest, PredictStreamResponse>)
                 method.getServerCallHandler();
         method = ServerMethodDefinition.create(zeroCopyStream, handler);
+      } else if (method.getMethodDescriptor().getFullMethodName().equals(
+          guardedPredict.getFullMethodName())) {
+        @SuppressWarnings("unchecked") // The generated handler of this very method.
+        ServerCallHandler<PredictRequest, PredictResponse> handler =
+            (ServerCallHandler<PredictRequest, PredictResponse>) method.getServerCallHandler();
+        method = ServerMethodDefinition.create(guardedPredict, handler);
       }
       methods.add(method);
       service.addMethod(method.getMethodDescriptor());
     }
     ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(service.build());
     methods.forEach(definition::addMethod);
-    return definition.build();
+    return ServerInterceptors.intercept(definition.build(), guard.interceptor());
   }
 
   @Override
