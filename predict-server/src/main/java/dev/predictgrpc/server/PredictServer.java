@@ -6,6 +6,7 @@ package dev.predictgrpc.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
+import dev.predictgrpc.server.internal.TransportLogFilter;
 import io.grpc.BindableService;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
@@ -69,6 +70,8 @@ public final class PredictServer implements AutoCloseable {
     this.service = service;
     this.health = new HealthStatusManager();
     this.shutdownGracePeriod = builder.shutdownGracePeriod;
+    // Client-triggered transport events must not log a stack trace each.
+    TransportLogFilter.install();
     NettyServerBuilder netty =
         NettyServerBuilder.forAddress(
                 new InetSocketAddress(builder.bindAddress, builder.port), builder.credentials())

@@ -52,13 +52,18 @@ class MalformedRequestMessageTest {
   @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
 
   private final List<LogRecord> severe = new ArrayList<>();
+  private final List<LogRecord> stackTraces = new ArrayList<>();
   private final Handler severeCapture =
       new Handler() {
         @Override
         public void publish(LogRecord record) {
-          if (record.getLevel().intValue() >= Level.SEVERE.intValue()) {
-            synchronized (severe) {
+          synchronized (severe) {
+            if (record.getLevel().intValue() >= Level.SEVERE.intValue()) {
               severe.add(record);
+            }
+            if (record.getLevel().intValue() >= Level.WARNING.intValue()
+                && record.getThrown() != null) {
+              stackTraces.add(record);
             }
           }
         }
@@ -165,6 +170,23 @@ class MalformedRequestMessageTest {
 
     assertCleanError(status, Status.Code.RESOURCE_EXHAUSTED, "maxInboundMessageBytes=1048576");
     assertServesAndLoggedNothingSevere();
+  }
+
+  @Test
+  void unaryRequestOverTheInboundLimit_isResourceExhausted_andLogsNoStackTrace() {
+    for (int i = 0; i < 5; i++) {
+      PredictRequest request = request("scale", "", zerosOver(2 * INBOUND_LIMIT));
+
+      Status status = statusOf(() -> blocking().predict(request));
+
+      // gRPC's transport refuses it from the message's length prefix, before any of it is held.
+      assertThat(status.getCode()).isEqualTo(Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(status.getDescription()).contains(String.valueOf(INBOUND_LIMIT));
+    }
+    assertServesAndLoggedNothingSevere();
+    synchronized (severe) {
+      assertThat(stackTraces).as("warnings with a stack trace").isEmpty();
+    }
   }
 
   @Test

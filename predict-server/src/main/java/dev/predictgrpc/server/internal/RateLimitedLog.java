@@ -36,6 +36,11 @@ final class RateLimitedLog {
       return;
     }
     long left = suppressed.getAndSet(0);
-    logger.log(level, left == 0 ? message : message + " (and " + left + " more like it since)");
+    // logp: the line names the logger, not this helper, as its source.
+    logger.logp(
+        level,
+        logger.getName(),
+        null,
+        left == 0 ? message : message + " (and " + left + " more like it since)");
   }
 }
