@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Consumer;
 import org.apache.arrow.flatbuf.DictionaryBatch;
 import org.apache.arrow.flatbuf.Message;
 import org.apache.arrow.flatbuf.MessageHeader;
@@ -110,7 +109,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
 
   private State state = State.PREFIX;
   private final InputAccount heldInput;
-  private final @Nullable Consumer<Schema> schemaListener;
+  private final @Nullable SchemaListener schemaListener;
 
   private @Nullable Message message;
   private @Nullable ArrowBuf body;
@@ -620,7 +619,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private void notifySchema() {
     if (schemaListener != null) {
       try {
-        schemaListener.accept(root.getSchema());
+        schemaListener.onSchema(root.getSchema(), dictionaryProvider);
       } catch (RuntimeException e) {
         throw new SchemaRejected(e);
       }
@@ -735,6 +734,21 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   }
 
   /**
+   * Told the stream's schema before any batch is decoded; see {@link Builder#onSchema}.
+   *
+   * @since 0.2
+   */
+  @FunctionalInterface
+  public interface SchemaListener {
+    /**
+     * Receives the schema, as {@link #root()} has it, and the stream's dictionaries, which hold
+     * each dictionary-encoded column's value type but no values yet. Both are borrowed: valid
+     * until the decoder closes. Throw to refuse the stream.
+     */
+    void onSchema(Schema schema, DictionaryProvider dictionaries);
+  }
+
+  /**
    * Configures an {@link ArrowChunkDecoder}. Not thread-safe.
    *
    * @since 0.1
@@ -746,7 +760,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     private long maxStreamBytes = DEFAULT_MAX_STREAM_BYTES;
     private int maxMetadataBytes = DEFAULT_MAX_METADATA_BYTES;
     private int maxSchemaFields = DEFAULT_MAX_SCHEMA_FIELDS;
-    private @Nullable Consumer<Schema> schemaListener;
+    private @Nullable SchemaListener schemaListener;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -818,7 +832,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
      * decoder and propagates from {@link #nextBatch()} unchanged. The schema is the one {@link
      * #root()} has. Default: none.
      */
-    public Builder onSchema(Consumer<Schema> listener) {
+    public Builder onSchema(SchemaListener listener) {
       this.schemaListener = requireNonNull(listener, "listener");
       return this;
     }

@@ -959,7 +959,7 @@ class ArrowChunkDecoderErrorTest {
         ArrowChunkDecoder decoder =
             ArrowChunkDecoder.builder(tracked)
                 .onSchema(
-                    schema -> {
+                    (schema, dictionaries) -> {
                       seen.add(schema);
                       throw refusal;
                     })

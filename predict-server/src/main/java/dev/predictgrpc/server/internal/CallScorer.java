@@ -89,7 +89,11 @@ final class CallScorer {
       }
       ok = true;
     } finally {
-      stats.requestFinished(ok);
+      try {
+        inputCheck.releaseDecoded();
+      } finally {
+        stats.requestFinished(ok);
+      }
     }
     batches++;
   }
@@ -100,9 +104,9 @@ final class CallScorer {
    *
    * @throws PredictException INVALID_ARGUMENT naming the column that does not conform
    */
-  void checkInputSchema(Schema input) {
+  void checkInputSchema(Schema input, DictionaryProvider dictionaries) {
     try {
-      inputCheck.checkSchema(input);
+      inputCheck.checkSchema(input, dictionaries);
     } catch (RuntimeException e) {
       // A failed request in the statistics, as when a batch is refused; its rows never arrive.
       served.stats.requestStarted(0);

@@ -11,9 +11,15 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.dictionary.Dictionary;
+import org.apache.arrow.vector.dictionary.DictionaryEncoder;
+import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.apache.arrow.vector.util.TransferPair;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -31,18 +37,18 @@ final class InputSchemaCheck {
    * call. Thread-safe.
    */
   static final class LastChecked {
-    private record Checked(Schema input, int[] order) {}
+    private record Checked(Schema input, int[] order, boolean @Nullable [] decode) {}
 
     private volatile @Nullable Checked last;
 
-    /** The column order found for exactly this schema object, or null. */
-    int @Nullable [] orderOf(Schema input) {
+    /** What was found for exactly this schema object, or null. */
+    @Nullable Checked of(Schema input) {
       Checked checked = last;
-      return checked != null && checked.input == input ? checked.order : null;
+      return checked != null && checked.input == input ? checked : null;
     }
 
-    void remember(Schema input, int[] order) {
-      last = new Checked(input, order);
+    void remember(Checked checked) {
+      last = checked;
     }
   }
 
@@ -51,6 +57,11 @@ final class InputSchemaCheck {
   private final LastChecked shared;
   private @Nullable Schema checkedInput;
   private int @Nullable [] order;
+  /** Which declared columns arrive dictionary-encoded and are decoded for the model; or null. */
+  private boolean @Nullable [] decode;
+  private @Nullable DictionaryProvider dictionaries;
+  /** Vectors decoded for the current batch, closed by {@link #releaseDecoded()}. */
+  private final List<FieldVector> decoded = new ArrayList<>(0);
 
   /**
    * @param shared what the model's calls checked last; its orders are never modified
@@ -72,9 +83,9 @@ final class InputSchemaCheck {
     if (declared == null) {
       return input;
     }
-    checkSchema(input.getSchema());
+    checkSchema(input.getSchema(), dictionaries);
     List<Field> fields = declared.getFields();
-    boolean inOrder = true;
+    boolean inOrder = decode == null;
     for (int i = 0; i < fields.size(); i++) {
       FieldVector vector = input.getVector(order[i]);
       if (!fields.get(i).isNullable() && vector.getNullCount() > 0) {
@@ -93,8 +104,9 @@ final class InputSchemaCheck {
       return input;
     }
     List<FieldVector> vectors = new ArrayList<>(fields.size());
-    for (int index : order) {
-      vectors.add(input.getVector(index));
+    for (int i = 0; i < order.length; i++) {
+      FieldVector vector = input.getVector(order[i]);
+      vectors.add(decode != null && decode[i] ? decodeColumn(vector) : vector);
     }
     List<Field> actualFields = new ArrayList<>(fields.size());
     for (FieldVector vector : vectors) {
@@ -109,21 +121,59 @@ final class InputSchemaCheck {
    *
    * @throws PredictException INVALID_ARGUMENT naming the column that does not conform
    */
-  void checkSchema(Schema schema) {
+  void checkSchema(Schema schema, @Nullable DictionaryProvider dictionaries) {
+    this.dictionaries = dictionaries;
     if (declared == null || schema == checkedInput) {
       return;
     }
-    int[] known = shared.orderOf(schema);
-    if (known != null) {
-      order = known;
-    } else if (!schema.equals(checkedInput)) {
-      order = columnOrder(schema);
-      shared.remember(schema, order);
+    LastChecked.Checked known = shared.of(schema);
+    if (known == null) {
+      boolean[] toDecode = new boolean[declared.getFields().size()];
+      int[] columns = columnOrder(schema, toDecode);
+      known = new LastChecked.Checked(schema, columns, anyTrue(toDecode) ? toDecode : null);
+      shared.remember(known);
     }
+    order = known.order();
+    decode = known.decode();
     checkedInput = schema;
   }
 
-  private int[] columnOrder(Schema input) {
+  /**
+   * Closes the vectors decoded from dictionary-encoded input for the last batch; call it once the
+   * model's output (which may be those very vectors) has been sent.
+   */
+  void releaseDecoded() {
+    for (FieldVector vector : decoded) {
+      vector.close();
+    }
+    decoded.clear();
+  }
+
+  /**
+   * A plain vector of a dictionary-encoded column's values, named as the column, from the
+   * column's allocator (the call's): the model sees the type it declared.
+   */
+  private FieldVector decodeColumn(FieldVector indices) {
+    Dictionary dictionary = dictionaries.lookup(indices.getField().getDictionary().getId());
+    try (ValueVector values = DictionaryEncoder.decode(indices, dictionary)) {
+      TransferPair rename = values.getTransferPair(indices.getName(), indices.getAllocator());
+      rename.transfer();
+      FieldVector plain = (FieldVector) rename.getTo();
+      decoded.add(plain);
+      return plain;
+    }
+  }
+
+  private static boolean anyTrue(boolean[] flags) {
+    for (boolean flag : flags) {
+      if (flag) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private int[] columnOrder(Schema input, boolean[] toDecode) {
     Map<String, Integer> byName = new HashMap<>();
     List<Field> inputFields = input.getFields();
     for (int i = 0; i < inputFields.size(); i++) {
@@ -149,11 +199,16 @@ final class InputSchemaCheck {
       }
       Field got = inputFields.get(index);
       if (!sameType(want, got)) {
+        if (decodesTo(got, want)) {
+          toDecode[i] = true;
+          result[i] = index;
+          continue;
+        }
         throw invalid(
             "column '"
                 + want.getName()
                 + "' has type "
-                + ClientText.name(describe(got))
+                + ClientText.name(describe(got, dictionaries))
                 + " but model '"
                 + model
                 + "' expects "
@@ -188,11 +243,42 @@ final class InputSchemaCheck {
     return true;
   }
 
+  /**
+   * True if {@code got} is a dictionary-encoded column whose values have the plain type {@code
+   * want} declares: such a column is accepted and decoded for the model, as a user sending a
+   * pandas categorical or a Spark dictionary column expects.
+   */
+  private boolean decodesTo(Field got, Field want) {
+    if (got.getDictionary() == null || want.getDictionary() != null || dictionaries == null) {
+      return false;
+    }
+    Dictionary dictionary = dictionaries.lookup(got.getDictionary().getId());
+    return dictionary != null && sameType(want, dictionary.getVector().getField());
+  }
+
   /** A readable type, e.g. {@code FloatingPoint(SINGLE)} or {@code List<Int(32, true)>}. */
   static String describe(Field field) {
-    StringBuilder out = new StringBuilder(field.getType().toString());
-    if (field.getDictionary() != null) {
+    return describe(field, null);
+  }
+
+  /**
+   * A readable type; a dictionary-encoded column reads as its values' type, e.g. {@code Utf8
+   * dictionary-encoded (Int(32, true) indices)}, when {@code dictionaries} has its dictionary.
+   */
+  static String describe(Field field, @Nullable DictionaryProvider dictionaries) {
+    DictionaryEncoding encoding = field.getDictionary();
+    Dictionary dictionary =
+        encoding == null || dictionaries == null ? null : dictionaries.lookup(encoding.getId());
+    StringBuilder out =
+        new StringBuilder(
+            dictionary != null
+                ? dictionary.getVector().getField().getType().toString()
+                : field.getType().toString());
+    if (encoding != null) {
       out.append(" dictionary-encoded");
+      if (dictionary != null) {
+        out.append(" (").append(field.getType()).append(" indices)");
+      }
     }
     if (!field.getChildren().isEmpty()) {
       out.append('<');
