@@ -14,7 +14,8 @@ import org.apache.arrow.memory.RootAllocator;
  * which JDK 17+ forbids unless the JVM is started with {@value #ADD_OPENS}; on JDK 24+ Arrow's
  * Netty allocator also needs {@value #NETTY_NO_UNSAFE}. Without them Arrow fails deep inside its
  * IPC code; this check turns that into one message naming the flags. The server and client
- * builders run it once. Thread-safe.
+ * builders run it once; {@link #rootAllocator()} runs it before Arrow's own classes load, so even
+ * the first allocator of a program fails with that message. Thread-safe.
  *
  * @since 0.1
  */
@@ -45,6 +46,29 @@ public final class ArrowSupport {
     } catch (RuntimeException | LinkageError e) {
       throw new IllegalStateException(missingFlagsMessage(), e);
     }
+  }
+
+  /**
+   * Checks this JVM, then creates a root allocator with no limit: use it instead of {@code new
+   * RootAllocator()}, which on JDK 24+ without the flags fails inside Arrow's static
+   * initialisation (an {@code ExceptionInInitializerError}) before any library code could explain
+   * the fix. Ownership of the returned allocator passes to the caller, who must close it.
+   *
+   * @throws IllegalStateException naming the missing JVM flags if Arrow cannot work here
+   */
+  public static BufferAllocator rootAllocator() {
+    return rootAllocator(Long.MAX_VALUE);
+  }
+
+  /**
+   * As {@link #rootAllocator()}, with a limit on the memory the allocator and its children may
+   * hold. Ownership of the returned allocator passes to the caller, who must close it.
+   *
+   * @throws IllegalStateException naming the missing JVM flags if Arrow cannot work here
+   */
+  public static BufferAllocator rootAllocator(long limit) {
+    checkJvm();
+    return new RootAllocator(limit);
   }
 
   /** The advice printed when Arrow cannot work: which flags to add to the {@code java} command. */

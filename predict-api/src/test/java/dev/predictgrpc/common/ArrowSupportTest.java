@@ -1,0 +1,43 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.common;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
+import org.junit.jupiter.api.Test;
+
+/** The allocator factory that checks the JVM first (the suite runs with the flags set). */
+class ArrowSupportTest {
+  @Test
+  void rootAllocator_isAWorkingUnlimitedRoot() {
+    try (BufferAllocator allocator = ArrowSupport.rootAllocator();
+        ArrowBuf buffer = allocator.buffer(16)) {
+      buffer.nioBuffer(0, 16).putLong(0, 42L);
+      assertThat(buffer.getLong(0)).isEqualTo(42L);
+      assertThat(allocator.getParentAllocator()).isNull();
+      assertThat(allocator.getLimit()).isEqualTo(Long.MAX_VALUE);
+    }
+  }
+
+  @Test
+  void rootAllocatorWithALimit_enforcesIt() {
+    try (BufferAllocator allocator = ArrowSupport.rootAllocator(1024)) {
+      assertThatThrownBy(() -> allocator.buffer(4096))
+          .isInstanceOf(org.apache.arrow.memory.OutOfMemoryException.class);
+    }
+  }
+
+  @Test
+  void missingFlagsMessage_namesTheFlagsForThisJdk() {
+    String message = ArrowSupport.missingFlagsMessage();
+
+    assertThat(message).contains(ArrowSupport.ADD_OPENS);
+    if (Runtime.version().feature() >= 24) {
+      assertThat(message).contains(ArrowSupport.NETTY_NO_UNSAFE);
+    }
+  }
+}
