@@ -26,9 +26,11 @@ import org.jspecify.annotations.Nullable;
  * scored and its output sent as soon as it is complete.
  *
  * <p>Flow control: auto-request is off and the call asks for one message at a time, and only
- * while the response stream is ready. So the server reads input no faster than the client reads
- * output, and holds at most one input chunk, one batch and its output beyond the transport's own
- * windows.
+ * while the response stream is ready; it also decodes and scores the batches of a chunk only while
+ * the response stream is ready, pausing until gRPC says it is again. So the server reads and
+ * scores input no faster than the client reads output, and holds at most one input chunk, one
+ * batch and its output beyond the transport's own windows, however many small batches a chunk
+ * packs and however much bigger than its input a model's output is.
  *
  * <p>Threading: gRPC runs every callback here (messages, half-close, cancel, onReady) one at a
  * time on the call's serializing executor, so the state needs no locks. The model runs on that
@@ -50,6 +52,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   private boolean done;
   /** A request(1) is owed as soon as the response stream becomes ready. */
   private boolean inputOwed;
+  /** Queued input may hold batches to score as soon as the response stream becomes ready. */
+  private boolean drainOwed;
+  /** The client has half-closed; the call ends once the queued input is drained. */
+  private boolean halfClosed;
 
   private StreamCall(ServerCallStreamObserver<PredictStreamResponse> responses, ServiceState service) {
     this.responses = responses;
@@ -82,6 +88,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             throw invalid("a PredictStream call has exactly one header, and it came first");
           }
           open(request.getHeader());
+          requestNextMessage();
           break;
         case CHUNK:
           if (scorer == null) {
@@ -95,14 +102,11 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
           } else {
             decoder.append(request.getChunk());
           }
-          while (decoder.nextBatch()) {
-            scorer.score(decoder.root(), decoder.dictionaries());
-          }
+          drain();
           break;
         default:
           throw invalid("a PredictStream message must set header or chunk");
       }
-      requestNextMessage();
     } catch (Throwable t) {
       fail(t);
     } finally {
@@ -115,6 +119,39 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     if (done) {
       return;
     }
+    halfClosed = true;
+    if (drainOwed) {
+      return; // drain() ends the call once the client has read what is queued.
+    }
+    finish();
+  }
+
+  /**
+   * Decodes and scores queued input while the client keeps reading output; then asks for the next
+   * message, or ends the call if the client has half-closed. If the response stream stops being
+   * ready, it pauses and {@link #onReady} resumes it.
+   */
+  private void drain() throws Exception {
+    while (true) {
+      if (!responses.isReady()) {
+        drainOwed = true;
+        return;
+      }
+      if (!decoder.nextBatch()) {
+        break;
+      }
+      scorer.score(decoder.root(), decoder.dictionaries());
+    }
+    drainOwed = false;
+    if (halfClosed) {
+      finish();
+    } else {
+      requestNextMessage();
+    }
+  }
+
+  /** Ends the call once all input has been read and scored. */
+  private void finish() {
     try {
       if (scorer == null) {
         throw invalid("the stream ended before its header");
@@ -146,7 +183,16 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   }
 
   private void onReady() {
-    if (inputOwed && !done) {
+    if (done) {
+      return;
+    }
+    if (drainOwed) {
+      try {
+        drain();
+      } catch (Throwable t) {
+        fail(t);
+      }
+    } else if (inputOwed) {
       inputOwed = false;
       responses.request(1);
     }
