@@ -31,6 +31,7 @@ import org.jspecify.annotations.Nullable;
 public final class ModelStats {
   private final String modelName;
   private final String modelVersion;
+  private final ModelState state;
   private final @Nullable Batching batching;
   private final long requests;
   private final long rows;
@@ -44,6 +45,7 @@ public final class ModelStats {
   ModelStats(
       String modelName,
       String modelVersion,
+      ModelState state,
       @Nullable Batching batching,
       long requests,
       long rows,
@@ -55,6 +57,7 @@ public final class ModelStats {
       Histogram computeTime) {
     this.modelName = modelName;
     this.modelVersion = modelVersion;
+    this.state = state;
     this.batching = batching;
     this.requests = requests;
     this.rows = rows;
@@ -74,6 +77,11 @@ public final class ModelStats {
   /** The model's version. */
   public String modelVersion() {
     return modelVersion;
+  }
+
+  /** Where the version is in its life: loading, serving, or draining before it closes. */
+  public ModelState state() {
+    return state;
   }
 
   /** The model's batching settings, or null when it is served without batching. */

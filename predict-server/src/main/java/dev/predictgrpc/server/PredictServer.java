@@ -75,6 +75,7 @@ public final class PredictServer implements AutoCloseable {
   private final Server server;
   private final PredictService service;
   private final HealthStatusManager health;
+  private final ModelHealth modelHealth;
   private final Duration shutdownGracePeriod;
   /** The executor this server created, and so owns; null if the application passed one. */
   private final @Nullable ExecutorService ownExecutor;
@@ -83,6 +84,8 @@ public final class PredictServer implements AutoCloseable {
   private PredictServer(Builder builder, PredictService service) {
     this.service = service;
     this.health = new HealthStatusManager();
+    this.modelHealth = new ModelHealth(health, service);
+    service.onModelsChanged(modelHealth::update);
     this.shutdownGracePeriod = builder.shutdownGracePeriod;
     // Client-triggered transport events must not log a stack trace each.
     TransportLogFilter.install();
@@ -169,9 +172,7 @@ public final class PredictServer implements AutoCloseable {
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(PredictionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
-    for (ModelService model : service.models()) {
-      health.setStatus(model.name(), ServingStatus.SERVING);
-    }
+    modelHealth.start();
     return this;
   }
 
@@ -182,6 +183,15 @@ public final class PredictServer implements AutoCloseable {
    */
   public int port() {
     return server.getPort();
+  }
+
+  /**
+   * The models this server hosts, to add, replace and remove versions while it runs; see {@link
+   * ModelManager}. Per-model health follows: a name is SERVING while a version of it serves,
+   * NOT_SERVING while its last versions drain, and unknown once they are gone.
+   */
+  public ModelManager models() {
+    return service.models();
   }
 
   /** The prediction service this server hosts, for its statistics and memory figures. */
@@ -204,6 +214,7 @@ public final class PredictServer implements AutoCloseable {
   public PredictServer shutdown() {
     // close() shuts down too; a second enterTerminalState() logs a warning with a stack trace.
     if (shutdownStarted.compareAndSet(false, true)) {
+      modelHealth.stop();
       health.enterTerminalState();
     }
     server.shutdown();

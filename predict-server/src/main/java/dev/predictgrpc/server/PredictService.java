@@ -9,10 +9,10 @@ import dev.predictgrpc.common.ArrowSupport;
 import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.internal.CallGuard;
 import dev.predictgrpc.server.internal.CallIdentity;
+import dev.predictgrpc.server.internal.ModelCatalog;
 import dev.predictgrpc.server.internal.ModelRegistry;
 import dev.predictgrpc.server.internal.PredictionServiceImpl;
 import dev.predictgrpc.server.internal.StatusMapper;
-import dev.predictgrpc.server.internal.ServedModels;
 import dev.predictgrpc.server.internal.StatsSnapshot;
 import io.grpc.BindableService;
 import io.grpc.ServerInterceptors;
@@ -62,8 +62,8 @@ public final class PredictService implements BindableService, AutoCloseable {
    */
   private static final Duration DRAIN_TIMEOUT = Duration.ofSeconds(5);
 
-  private final ModelRegistry registry;
-  private final ServedModels served;
+  private final ModelCatalog catalog;
+  private final ModelManager manager;
   private final BufferAllocator allocator;
   private final ServerLimits limits;
   private final PredictionServiceImpl impl;
@@ -71,12 +71,12 @@ public final class PredictService implements BindableService, AutoCloseable {
   private final CallGuard guard;
   private boolean closed;
 
-  private PredictService(ServedModels served, BufferAllocator allocator, Builder builder) {
-    this.registry = served.registry();
-    this.served = served;
+  private PredictService(ModelCatalog catalog, BufferAllocator allocator, Builder builder) {
+    this.catalog = catalog;
+    this.manager = new ModelManager(catalog);
     this.allocator = allocator;
     this.limits = builder.limits;
-    this.impl = new PredictionServiceImpl(served, allocator, limits, builder.authorizer);
+    this.impl = new PredictionServiceImpl(catalog, allocator, limits, builder.authorizer);
     this.identity = new CallIdentity(builder.authenticator);
     this.guard = new CallGuard(limits, impl::discardUndelivered);
   }
@@ -118,10 +118,19 @@ public final class PredictService implements BindableService, AutoCloseable {
     return ServerInterceptors.intercept(other, identity);
   }
 
-  /** The hosted models, by name then version. */
-  public List<ModelService> models() {
-    return registry.all();
+  /**
+   * The models this service hosts, to add, replace and remove versions while it runs; see {@link
+   * ModelManager}.
+   */
+  public ModelManager models() {
+    return manager;
   }
+
+  /** Runs {@code listener} after every change to the hosted versions or their states. */
+  void onModelsChanged(Runnable listener) {
+    catalog.addListener(listener);
+  }
+
 
   /** The limits this service enforces. */
   public ServerLimits limits() {
@@ -144,7 +153,7 @@ public final class PredictService implements BindableService, AutoCloseable {
    */
   public List<ModelStats> statistics() {
     List<ModelStats> stats = new ArrayList<>();
-    served.statistics().forEach(s -> stats.add(toModelStats(s)));
+    catalog.statistics().forEach(s -> stats.add(toModelStats(s)));
     return stats;
   }
 
@@ -157,13 +166,14 @@ public final class PredictService implements BindableService, AutoCloseable {
   public ModelStats statistics(String name, String version) {
     requireNonNull(name, "name");
     requireNonNull(version, "version");
-    return toModelStats(served.statistics(registry.resolve(name, version)));
+    return toModelStats(catalog.statistics(catalog.registry().resolve(name, version)));
   }
 
   private static ModelStats toModelStats(StatsSnapshot s) {
     return new ModelStats(
         s.modelName(),
         s.modelVersion(),
+        s.state(),
         s.batching(),
         s.requests(),
         s.rows(),
@@ -190,18 +200,7 @@ public final class PredictService implements BindableService, AutoCloseable {
       return;
     }
     closed = true;
-    served.close(DRAIN_TIMEOUT);
-    try {
-      if (!impl.awaitCallsReleased(DRAIN_TIMEOUT)) {
-        logger.warning("calls still held Arrow memory " + DRAIN_TIMEOUT.toSeconds()
-            + " s after the service began to close");
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    for (ModelService model : registry.all()) {
-      closeQuietly(model);
-    }
+    catalog.close(DRAIN_TIMEOUT, this::awaitCallsReleased);
     try {
       allocator.close();
     } catch (IllegalStateException e) {
@@ -209,11 +208,14 @@ public final class PredictService implements BindableService, AutoCloseable {
     }
   }
 
-  private static void closeQuietly(ModelService model) {
+  private void awaitCallsReleased() {
     try {
-      model.close();
-    } catch (RuntimeException e) {
-      logger.log(Level.WARNING, "model " + model + " failed to close", e);
+      if (!impl.awaitCallsReleased(DRAIN_TIMEOUT)) {
+        logger.warning("calls still held Arrow memory " + DRAIN_TIMEOUT.toSeconds()
+            + " s after the service began to close");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -230,6 +232,7 @@ public final class PredictService implements BindableService, AutoCloseable {
     private @Nullable OpenTelemetry openTelemetry;
     private @Nullable Authenticator authenticator;
     private Authorizer authorizer = Authorizer.allowAll();
+    private Duration drainGracePeriod = Duration.ofSeconds(30);
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -305,43 +308,52 @@ public final class PredictService implements BindableService, AutoCloseable {
     }
 
     /**
+     * How long a removed or replaced model version lets its calls in flight finish before it
+     * closes anyway (their next batch then fails with UNAVAILABLE). Default 30 s.
+     */
+    public Builder drainGracePeriod(Duration gracePeriod) {
+      requireNonNull(gracePeriod, "gracePeriod");
+      if (gracePeriod.isNegative()) {
+        throw new IllegalArgumentException(
+            "drainGracePeriod: " + gracePeriod + " (expected: >= 0)");
+      }
+      this.drainGracePeriod = gracePeriod;
+      return this;
+    }
+
+    /**
      * Checks the configuration, starts every model and creates the service.
      *
-     * @throws IllegalArgumentException if no model was added, or two share a name and version
+     * @throws IllegalArgumentException if two models share a name and version
      * @throws IllegalStateException if this JVM lacks the flags Arrow needs, or a model fails to
      *     start (models already started are closed again)
      */
     public PredictService build() {
       ArrowSupport.checkJvm();
-      if (models.isEmpty()) {
-        throw new IllegalArgumentException("a PredictService needs at least one model");
-      }
-      ModelRegistry registry = new ModelRegistry(List.copyOf(models));
-      List<ModelService> started = new ArrayList<>();
-      for (ModelService model : registry.all()) {
-        try {
-          model.start();
-          started.add(model);
-        } catch (Exception e) {
-          started.forEach(PredictService::closeQuietly);
-          throw new IllegalStateException("model " + model + " failed to start", e);
-        }
-      }
+      new ModelRegistry(models); // Names and versions checked before any model starts.
       // Every call's Arrow memory, received input included, comes out of this one budget.
       BufferAllocator child =
           allocator.newChildAllocator(
               StatusMapper.SERVICE_ALLOCATOR_NAME, 0, limits.maxServerMemoryBytes());
-      ServedModels served;
+      ModelCatalog catalog =
+          new ModelCatalog(child, limits.maxCallMemoryBytes(), drainGracePeriod, openTelemetry);
       try {
-        served =
-            new ServedModels(
-                registry, batching, child, limits.maxCallMemoryBytes(), openTelemetry);
+        for (ModelService model : models) {
+          Batching settings = batching.get(model);
+          catalog.load(
+              model,
+              settings == null
+                  ? ModelOptions.defaults()
+                  : ModelOptions.builder().batching(settings).build(),
+              false);
+        }
       } catch (RuntimeException e) {
+        // Versions already loaded close with the catalog; those not yet loaded never started.
+        catalog.close(Duration.ZERO, () -> {});
         child.close();
-        started.forEach(PredictService::closeQuietly);
         throw e;
       }
-      return new PredictService(served, child, this);
+      return new PredictService(catalog, child, this);
     }
   }
 }

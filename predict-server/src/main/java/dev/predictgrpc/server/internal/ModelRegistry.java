@@ -108,6 +108,16 @@ public final class ModelRegistry {
     return all;
   }
 
+  /**
+   * The order of a model's versions, chosen from all of them: numeric when every one is an
+   * integer ("10" after "9"), else as strings.
+   */
+  static Comparator<String> versionOrder(Collection<String> versions) {
+    return versions.stream().allMatch(ModelRegistry::isInteger)
+        ? NUMERIC_ORDER
+        : Comparator.<String>naturalOrder();
+  }
+
   private static int compareIntegers(String a, String b) {
     int byLength = Integer.compare(stripZeros(a).length(), stripZeros(b).length());
     return byLength != 0 ? byLength : stripZeros(a).compareTo(stripZeros(b));

@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.server.Batching;
+import dev.predictgrpc.server.ModelState;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.IntSupplier;
@@ -105,10 +106,11 @@ final class ModelStatsRecorder {
     return queued.getAsInt();
   }
 
-  StatsSnapshot snapshot() {
+  StatsSnapshot snapshot(ModelState state) {
     return new StatsSnapshot(
         modelName,
         modelVersion,
+        state,
         batching,
         requests.sum(),
         rows.sum(),

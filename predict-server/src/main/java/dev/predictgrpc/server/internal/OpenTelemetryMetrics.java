@@ -13,6 +13,7 @@ import io.opentelemetry.api.metrics.ObservableLongMeasurement;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.function.Consumer;
+import java.util.function.Supplier;
 import java.util.function.ToLongFunction;
 import java.util.logging.Level;
 import java.util.logging.Logger;
@@ -92,48 +93,47 @@ final class OpenTelemetryMetrics implements AutoCloseable {
   }
 
   /** Registers the counters and gauges, read from {@code recorders} at each collection. */
-  void observe(List<ModelStatsRecorder> recorders) {
-    List<Attributes> attributes = new ArrayList<>(recorders.size());
-    recorders.forEach(r -> attributes.add(attributes(r.modelName(), r.modelVersion())));
+  void observe(Supplier<List<ModelStatsRecorder>> recorders) {
     observers.add(
         meter
             .counterBuilder("predictgrpc.model.requests")
             .setUnit("{request}")
             .setDescription("Requests (input batches) received, failed ones included.")
-            .buildWithCallback(each(recorders, attributes, ModelStatsRecorder::requests)));
+            .buildWithCallback(each(recorders, ModelStatsRecorder::requests)));
     observers.add(
         meter
             .counterBuilder("predictgrpc.model.rows")
             .setUnit("{row}")
             .setDescription("Input rows received.")
-            .buildWithCallback(each(recorders, attributes, ModelStatsRecorder::rows)));
+            .buildWithCallback(each(recorders, ModelStatsRecorder::rows)));
     observers.add(
         meter
             .counterBuilder("predictgrpc.model.errors")
             .setUnit("{request}")
             .setDescription("Requests that failed, whatever the cause.")
-            .buildWithCallback(each(recorders, attributes, ModelStatsRecorder::errors)));
+            .buildWithCallback(each(recorders, ModelStatsRecorder::errors)));
     observers.add(
         meter
             .upDownCounterBuilder("predictgrpc.model.in_flight")
             .setUnit("{request}")
             .setDescription("Requests queued for a batch or being scored.")
-            .buildWithCallback(each(recorders, attributes, ModelStatsRecorder::inFlight)));
+            .buildWithCallback(each(recorders, ModelStatsRecorder::inFlight)));
     observers.add(
         meter
             .upDownCounterBuilder("predictgrpc.model.queued")
             .setUnit("{request}")
             .setDescription("Requests waiting in the batching queue.")
-            .buildWithCallback(each(recorders, attributes, r -> r.queuedNow())));
+            .buildWithCallback(each(recorders, r -> r.queuedNow())));
   }
 
+  /** Records {@code value} of every model version hosted at the time of each collection. */
   private static Consumer<ObservableLongMeasurement> each(
-      List<ModelStatsRecorder> recorders,
-      List<Attributes> attributes,
-      ToLongFunction<ModelStatsRecorder> value) {
+      Supplier<List<ModelStatsRecorder>> recorders, ToLongFunction<ModelStatsRecorder> value) {
     return measurement -> {
-      for (int i = 0; i < recorders.size(); i++) {
-        measurement.record(value.applyAsLong(recorders.get(i)), attributes.get(i));
+      for (ModelStatsRecorder recorder : recorders.get()) {
+        measurement.record(
+            value.applyAsLong(recorder),
+            attributes(recorder.modelName(), recorder.modelVersion()));
       }
     };
   }

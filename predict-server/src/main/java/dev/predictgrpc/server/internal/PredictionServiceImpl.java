@@ -25,6 +25,7 @@ import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.Authorizer;
 import dev.predictgrpc.server.Batching;
 import dev.predictgrpc.server.ModelService;
+import dev.predictgrpc.server.ModelState;
 import dev.predictgrpc.server.ServerLimits;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
@@ -47,8 +48,7 @@ import org.apache.arrow.memory.BufferAllocator;
  */
 public final class PredictionServiceImpl extends PredictionServiceGrpc.PredictionServiceImplBase {
   private final ServiceState state;
-  private final ModelRegistry registry;
-  private final ServedModels served;
+  private final ModelCatalog catalog;
   private final ServerLimits limits;
 
   /**
@@ -57,13 +57,12 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
    * behind {@link CallIdentity}, which establishes the principal that {@code authorizer} judges.
    */
   public PredictionServiceImpl(
-      ServedModels served,
+      ModelCatalog catalog,
       BufferAllocator allocator,
       ServerLimits limits,
       Authorizer authorizer) {
-    this.state = new ServiceState(served, allocator, limits, new Access(authorizer));
-    this.registry = served.registry();
-    this.served = served;
+    this.state = new ServiceState(catalog, allocator, limits, new Access(authorizer));
+    this.catalog = catalog;
     this.limits = limits;
   }
 
@@ -146,10 +145,11 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
     BufferAllocator callAllocator = null;
     ArrowChunkDecoder decoder = null;
     CallScorer scorer = null;
+    ServedModel served = null;
     PredictResponse response;
     try {
-      ModelService model =
-          registry.resolve(request.getModel().getName(), request.getModel().getVersion());
+      served = catalog.acquire(request.getModel().getName(), request.getModel().getVersion());
+      ModelService model = served.model;
       label = model.name() + ":" + model.version();
       state.access.check(model.name());
       callAllocator = state.calls.open(label, limits.maxCallMemoryBytes());
@@ -161,7 +161,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
               request.getParametersMap(),
               Context.current());
       UnaryOutput output = new UnaryOutput(label, limits.maxUnaryResponseBytes());
-      scorer = new CallScorer(served.get(model), context, limits.maxChunkBytes(), output::add);
+      scorer = new CallScorer(served, context, limits.maxChunkBytes(), output::add);
       decoder = state.newDecoder(callAllocator, scorer);
       decoder.append(request.getArrowIpc());
       while (decoder.nextBatch()) {
@@ -185,6 +185,9 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       if (callAllocator != null) {
         state.calls.close(callAllocator);
       }
+      if (served != null) {
+        served.release(); // Last: it may close a drained model.
+      }
     }
     responseObserver.onNext(response);
     responseObserver.onCompleted();
@@ -200,6 +203,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   public void listModels(
       ListModelsRequest request, StreamObserver<ListModelsResponse> responseObserver) {
     ListModelsResponse.Builder response = ListModelsResponse.newBuilder();
+    ModelRegistry registry = catalog.registry(); // One snapshot for the whole answer.
     for (String name : registry.names()) {
       ModelService latest = registry.resolve(name, "");
       response.addModels(
@@ -217,7 +221,8 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       GetModelMetadataRequest request, StreamObserver<ModelMetadata> responseObserver) {
     ModelService model;
     try {
-      model = registry.resolve(request.getModel().getName(), request.getModel().getVersion());
+      model =
+          catalog.registry().resolve(request.getModel().getName(), request.getModel().getVersion());
       state.access.check(model.name());
     } catch (RuntimeException e) {
       responseObserver.onError(
@@ -243,23 +248,25 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
     String name = request.getModel().getName();
     String version = request.getModel().getVersion();
     GetModelStatisticsResponse.Builder response = GetModelStatisticsResponse.newBuilder();
+    ModelRegistry registry = catalog.registry();
     try {
       if (name.isEmpty()) {
-        for (ModelService model : registry.all()) {
-          if (state.access.allows(model.name())) {
-            response.addModels(toProto(served.statistics(model)));
+        // Every version not yet closed, loading and draining ones included.
+        for (StatsSnapshot stats : catalog.statistics()) {
+          if (state.access.allows(stats.modelName())) {
+            response.addModels(toProto(stats));
           }
         }
       } else if (version.isEmpty()) {
         registry.resolve(name, ""); // NOT_FOUND for an unknown name.
         state.access.check(name);
         for (String v : registry.versions(name)) {
-          response.addModels(toProto(served.statistics(registry.resolve(name, v))));
+          response.addModels(toProto(catalog.statistics(registry.resolve(name, v))));
         }
       } else {
         ModelService model = registry.resolve(name, version);
         state.access.check(model.name());
-        response.addModels(toProto(served.statistics(model)));
+        response.addModels(toProto(catalog.statistics(model)));
       }
     } catch (PredictException e) {
       responseObserver.onError(StatusMapper.toStatus(e, name, -1).asRuntimeException());
@@ -283,7 +290,8 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
             .setQueued(Math.max(0, stats.queued()))
             .setBatchSize(toProto(stats.batchSize()))
             .setQueueMicros(toProto(stats.queueMicros()))
-            .setComputeMicros(toProto(stats.computeMicros()));
+            .setComputeMicros(toProto(stats.computeMicros()))
+            .setState(toProto(stats.state()));
     Batching batching = stats.batching();
     if (batching != null) {
       proto.setBatching(
@@ -293,6 +301,17 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
               .setMaxQueuedRequests(batching.maxQueuedRequests()));
     }
     return proto.build();
+  }
+
+  private static dev.predictgrpc.api.v1.ModelState toProto(ModelState state) {
+    switch (state) {
+      case LOADING:
+        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_LOADING;
+      case SERVING:
+        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_SERVING;
+      default:
+        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_DRAINING;
+    }
   }
 
   private static Histogram toProto(StatsSnapshot.Histogram histogram) {

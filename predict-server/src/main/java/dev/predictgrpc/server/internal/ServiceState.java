@@ -19,8 +19,7 @@ final class ServiceState {
   /** Few messages need a copy (see ZeroCopyMarshaller), and each is decoded at once. */
   private static final int MAX_IDLE_INBOUND_COPY_ARRAYS = 4;
 
-  final ModelRegistry registry;
-  final ServedModels served;
+  final ModelCatalog catalog;
   final BufferAllocator allocator;
   final ServerLimits limits;
   final Access access;
@@ -56,9 +55,8 @@ final class ServiceState {
   }
 
   ServiceState(
-      ServedModels served, BufferAllocator allocator, ServerLimits limits, Access access) {
-    this.registry = served.registry();
-    this.served = served;
+      ModelCatalog catalog, BufferAllocator allocator, ServerLimits limits, Access access) {
+    this.catalog = catalog;
     this.allocator = allocator;
     this.limits = limits;
     this.access = access;

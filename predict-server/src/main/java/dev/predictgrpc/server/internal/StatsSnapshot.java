@@ -4,6 +4,7 @@
 package dev.predictgrpc.server.internal;
 
 import dev.predictgrpc.server.Batching;
+import dev.predictgrpc.server.ModelState;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -13,6 +14,7 @@ import org.jspecify.annotations.Nullable;
 public record StatsSnapshot(
     String modelName,
     String modelVersion,
+    ModelState state,
     @Nullable Batching batching,
     long requests,
     long rows,

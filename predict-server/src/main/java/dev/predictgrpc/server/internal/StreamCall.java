@@ -48,6 +48,8 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   private @Nullable BufferAllocator allocator;
   private @Nullable ArrowChunkDecoder decoder;
   private @Nullable CallScorer scorer;
+  /** The model version this call holds from its header to its end; see ModelCatalog. */
+  private @Nullable ServedModel served;
   private String label = "?";
   private boolean done;
   /** A request(1) is owed as soon as the response stream becomes ready. */
@@ -209,7 +211,8 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
 
   private void open(StreamHeader header) {
     ModelSpec spec = header.getModel();
-    ModelService model = service.registry.resolve(spec.getName(), spec.getVersion());
+    served = service.catalog.acquire(spec.getName(), spec.getVersion());
+    ModelService model = served.model;
     label = model.name() + ":" + model.version();
     service.access.check(model.name());
     allocator = service.calls.open(label, limits.maxCallMemoryBytes());
@@ -218,7 +221,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             allocator, model.name(), model.version(), header.getParametersMap(), grpcContext);
     scorer =
         new CallScorer(
-            service.served.get(model),
+            served,
             context,
             limits.maxChunkBytes(),
             service.responseChunks,
@@ -272,6 +275,10 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     if (allocator != null) {
       service.calls.close(allocator);
       allocator = null;
+    }
+    if (served != null) {
+      served.release(); // Last, once nothing of the call is left: it may close a drained model.
+      served = null;
     }
   }
 
