@@ -22,6 +22,7 @@ import io.grpc.stub.StreamObserver;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import io.opentelemetry.api.OpenTelemetry;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -210,6 +211,7 @@ final class InProcessPredict implements AutoCloseable {
     private @Nullable Authorizer authorizer;
     private @Nullable OpenTelemetry openTelemetry;
     private boolean threaded;
+    private @Nullable Duration drainGracePeriod;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -247,6 +249,11 @@ final class InProcessPredict implements AutoCloseable {
       return this;
     }
 
+    Builder drainGracePeriod(Duration gracePeriod) {
+      this.drainGracePeriod = gracePeriod;
+      return this;
+    }
+
     Builder limits(ServerLimits limits) {
       this.limits = limits;
       return this;
@@ -270,6 +277,9 @@ final class InProcessPredict implements AutoCloseable {
       }
       if (openTelemetry != null) {
         service.openTelemetry(openTelemetry);
+      }
+      if (drainGracePeriod != null) {
+        service.drainGracePeriod(drainGracePeriod);
       }
       return new InProcessPredict(
           allocator, service.build(), threaded ? Executors.newCachedThreadPool() : null);
