@@ -228,8 +228,9 @@ public final class PredictServer implements AutoCloseable {
 
   /**
    * Shuts down gracefully, waits up to the grace period for calls in progress, then cancels what
-   * is left, and finally closes the models and the service's allocator. Throws nothing; if the
-   * thread is interrupted it stops waiting and keeps its interrupt flag.
+   * is left, and finally closes the models and the service's allocator, and shuts down the
+   * executor the server created (never one passed to {@link Builder#executor}). Throws nothing; if
+   * the thread is interrupted it stops waiting and keeps its interrupt flag.
    */
   @Override
   public void close() {
