@@ -397,7 +397,11 @@ public final class PredictServer implements AutoCloseable {
       return this;
     }
 
-    /** Hosts another gRPC service on the same port. */
+    /**
+     * Hosts another gRPC service on the same port. The connection limits and the executor apply to
+     * it; the call guard ({@link ServerLimits#firstMessageTimeout()}, {@link
+     * ServerLimits#streamIdleTimeout()}) does not, since its calls may rightly wait on clients.
+     */
     public Builder addService(BindableService service) {
       extraServices.add(requireNonNull(service, "service"));
       return this;
