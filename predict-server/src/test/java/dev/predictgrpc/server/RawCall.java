@@ -36,10 +36,10 @@ final class RawCall<ReqT, RespT> {
    * Starts a call of {@code method} with a 60 s deadline (a safety net: the server's limits must
    * end it long before) and asks for responses; sends nothing.
    *
-   * <p>The call is made as a bidirectional stream whatever {@code method}'s type: grpc-java
-   * holds back the headers of a call whose client sends one message until that message, so a
-   * unary call that never sends one would never reach the server. The server goes by the method's
-   * name and treats the call as what its service declares.
+   * <p>The call is made as a bidirectional stream whatever {@code method}'s type: grpc-java holds
+   * back the headers of a call whose client sends one message until that message, so a unary call
+   * that never sends one would never reach the server. The server goes by the method's name and
+   * treats the call as what its service declares.
    */
   static <ReqT, RespT> RawCall<ReqT, RespT> start(
       Channel channel, MethodDescriptor<ReqT, RespT> method) {
