@@ -58,6 +58,7 @@ public final class ServerLimits {
   private final int maxBatchRows;
   private final long maxStreamBytes;
   private final long maxCallMemoryBytes;
+  private final long maxClientMemoryBytes;
   private final int maxUnaryResponseBytes;
   private final int maxConcurrentStreamsPerClient;
   private final Duration firstMessageTimeout;
@@ -81,6 +82,7 @@ public final class ServerLimits {
     this.maxBatchRows = builder.maxBatchRows;
     this.maxStreamBytes = builder.maxStreamBytes;
     this.maxCallMemoryBytes = builder.maxCallMemoryBytes;
+    this.maxClientMemoryBytes = builder.maxClientMemoryBytes;
     this.maxUnaryResponseBytes = builder.maxUnaryResponseBytes;
     this.maxConcurrentStreamsPerClient = builder.maxConcurrentStreamsPerClient;
     this.firstMessageTimeout = builder.firstMessageTimeout;
@@ -117,6 +119,7 @@ public final class ServerLimits {
     b.maxBatchRows = maxBatchRows;
     b.maxStreamBytes = maxStreamBytes;
     b.maxCallMemoryBytes = maxCallMemoryBytes;
+    b.maxClientMemoryBytes = maxClientMemoryBytes;
     b.maxUnaryResponseBytes = maxUnaryResponseBytes;
     b.maxConcurrentStreamsPerClient = maxConcurrentStreamsPerClient;
     b.firstMessageTimeout = firstMessageTimeout;
@@ -175,6 +178,14 @@ public final class ServerLimits {
   /** The most Arrow memory one call may hold (input, model output and buffers). */
   public long maxCallMemoryBytes() {
     return maxCallMemoryBytes;
+  }
+
+  /**
+   * The most Arrow memory all calls of one client together may hold: a quarter of {@link
+   * #maxServerMemoryBytes()} unless set.
+   */
+  public long maxClientMemoryBytes() {
+    return maxClientMemoryBytes > 0 ? maxClientMemoryBytes : maxServerMemoryBytes / 4;
   }
 
   /** The largest {@code Predict} response the server sends. */
@@ -258,6 +269,8 @@ public final class ServerLimits {
         + maxStreamBytes
         + ", maxCallMemoryBytes="
         + maxCallMemoryBytes
+        + ", maxClientMemoryBytes="
+        + maxClientMemoryBytes()
         + ", maxUnaryResponseBytes="
         + maxUnaryResponseBytes
         + ", maxConcurrentStreamsPerClient="
@@ -314,6 +327,7 @@ public final class ServerLimits {
     private int maxBatchRows = 4 << 20;
     private long maxStreamBytes = Long.MAX_VALUE;
     private long maxCallMemoryBytes = 512L << 20;
+    private long maxClientMemoryBytes; // 0: a quarter of maxServerMemoryBytes.
     private int maxUnaryResponseBytes = 4 << 20;
     private int maxConcurrentStreamsPerClient = 64;
     private Duration firstMessageTimeout = Duration.ofSeconds(10);
@@ -411,6 +425,17 @@ public final class ServerLimits {
      */
     public Builder maxCallMemoryBytes(long bytes) {
       this.maxCallMemoryBytes = positive("maxCallMemoryBytes", bytes);
+      return this;
+    }
+
+    /**
+     * The most Arrow memory all calls of one client may hold together (a client is its
+     * authenticated principal, or its IP address when the server authenticates no one), so that
+     * no single client can take the whole {@link #maxServerMemoryBytes} budget, say by opening many
+     * streams that each hold part of a batch. Default: a quarter of {@code maxServerMemoryBytes}.
+     */
+    public Builder maxClientMemoryBytes(long bytes) {
+      this.maxClientMemoryBytes = positive("maxClientMemoryBytes", bytes);
       return this;
     }
 

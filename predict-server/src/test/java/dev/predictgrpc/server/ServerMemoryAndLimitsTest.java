@@ -127,7 +127,12 @@ class ServerMemoryAndLimitsTest {
   @Test
   void inputOverTheServerBudget_isResourceExhaustedNamingIt_andSmallCallsStillWork()
       throws Exception {
-    ServerLimits limits = ServerLimits.builder().maxServerMemoryBytes(256 << 10).build();
+    // One client may take the whole budget here, so the budget is the limit that refuses.
+    ServerLimits limits =
+        ServerLimits.builder()
+            .maxServerMemoryBytes(256 << 10)
+            .maxClientMemoryBytes(256 << 10)
+            .build();
     try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
       ByteString big = Batches.xStream(allocator(), 200_000); // An 800 KB batch.
 
@@ -135,6 +140,27 @@ class ServerMemoryAndLimitsTest {
 
       assertCleanError(
           status, Status.Code.RESOURCE_EXHAUSTED, "scale", "maxServerMemoryBytes=262144");
+      assertStillServes(p);
+    }
+  }
+
+  @Test
+  void inputHeldByOneClient_isCappedAtItsShare_andReleasedWhenItsStreamsEnd() throws Exception {
+    ServerLimits limits =
+        ServerLimits.builder()
+            .maxServerMemoryBytes(16 << 20)
+            .maxClientMemoryBytes(1 << 20)
+            .build();
+    try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
+      // A 2 MiB batch sent in 256 KiB pieces: held, undecoded, until all of it has arrived.
+      List<ByteString> pieces = Batches.split(Batches.xStream(allocator(), 512 << 10), 256 << 10);
+      List<dev.predictgrpc.api.v1.PredictStreamRequest> messages =
+          InProcessPredict.messages("scale", pieces);
+
+      Status status = p.stream(messages).awaitStatus();
+
+      assertCleanError(
+          status, Status.Code.RESOURCE_EXHAUSTED, "scale", "maxClientMemoryBytes=1048576");
       assertStillServes(p);
     }
   }

@@ -3,7 +3,10 @@
  */
 package dev.predictgrpc.server.internal;
 
+import dev.predictgrpc.common.internal.ClientText;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.logging.Level;
@@ -23,36 +26,75 @@ final class CallAllocators {
   /** How every call allocator's name starts; the model's name and version follow. */
   static final String CALL_PREFIX = "call-";
 
-  private final BufferAllocator parent;
-  private int open; // Guarded by this.
+  /** How every client's allocator name starts; the client's (capped) name follows. */
+  static final String CLIENT_PREFIX = "client-";
 
-  CallAllocators(BufferAllocator parent) {
-    this.parent = parent;
+  /** One client's share of the budget: the parent of its calls' allocators. */
+  private static final class ClientShare {
+    final BufferAllocator allocator;
+    int calls;
+
+    ClientShare(BufferAllocator allocator) {
+      this.allocator = allocator;
+    }
   }
 
-  /** A named child allocator for one call; its limit is the per-call memory limit. */
-  BufferAllocator open(String model, long limit) {
+  private final BufferAllocator parent;
+  private final long clientLimit;
+  private final Map<String, ClientShare> clients = new HashMap<>(); // Guarded by this.
+  private int open; // Guarded by this.
+
+  /**
+   * @param parent the service's allocator, whose limit is the server-wide budget
+   * @param clientLimit the most all calls of one client may hold together
+   */
+  CallAllocators(BufferAllocator parent, long clientLimit) {
+    this.parent = parent;
+    this.clientLimit = clientLimit;
+  }
+
+  /**
+   * A named child allocator for one call of {@code client}; its limit is the per-call limit, and
+   * it is a child of the client's own allocator, whose limit is the per-client share, itself a
+   * child of the service's budget. Close it with {@link #close}.
+   */
+  BufferAllocator open(String model, String client, long limit) {
+    ClientShare share;
     synchronized (this) {
+      share =
+          clients.computeIfAbsent(
+              client,
+              c ->
+                  new ClientShare(
+                      parent.newChildAllocator(
+                          CLIENT_PREFIX + ClientText.name(c), 0, clientLimit)));
+      share.calls++;
       open++;
     }
     try {
-      return parent.newChildAllocator(CALL_PREFIX + callIds.incrementAndGet() + "-" + model, 0, limit);
+      return share.allocator.newChildAllocator(
+          CALL_PREFIX + callIds.incrementAndGet() + "-" + model, 0, limit);
     } catch (RuntimeException e) {
-      closed();
+      closed(client);
       throw e;
     }
   }
 
   /** Closes a call's allocator from {@link #open}; see {@link #release}. */
-  void close(BufferAllocator allocator) {
+  void close(BufferAllocator allocator, String client) {
     try {
       release(allocator);
     } finally {
-      closed();
+      closed(client);
     }
   }
 
-  private synchronized void closed() {
+  private synchronized void closed(String client) {
+    ClientShare share = clients.get(client);
+    if (share != null && --share.calls == 0) {
+      clients.remove(client);
+      release(share.allocator);
+    }
     open--;
     notifyAll();
   }

@@ -142,6 +142,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   @Override
   public void predict(PredictRequest request, StreamObserver<PredictResponse> responseObserver) {
     String label = request.getModel().getName();
+    String client = CallIdentity.client();
     BufferAllocator callAllocator = null;
     ArrowChunkDecoder decoder = null;
     CallScorer scorer = null;
@@ -152,7 +153,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
       ModelService model = served.model;
       label = model.name() + ":" + model.version();
       state.access.check(model.name());
-      callAllocator = state.calls.open(label, limits.maxCallMemoryBytes());
+      callAllocator = state.calls.open(label, client, limits.maxCallMemoryBytes());
       CallContext context =
           new CallContext(
               callAllocator,
@@ -183,7 +184,7 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
         decoder.close();
       }
       if (callAllocator != null) {
-        state.calls.close(callAllocator);
+        state.calls.close(callAllocator, client);
       }
       if (served != null) {
         served.release(); // Last: it may close a drained model.

@@ -61,7 +61,7 @@ final class ServiceState {
     this.limits = limits;
     this.access = access;
     this.streams = new StreamLimiter(limits.maxConcurrentStreamsPerClient());
-    this.calls = new CallAllocators(allocator);
+    this.calls = new CallAllocators(allocator, limits.maxClientMemoryBytes());
     this.responseChunks = ChunkPool.create(limits.maxChunkBytes(), MAX_IDLE_RESPONSE_ARRAYS);
     // Clients send 1 MiB chunks unless configured otherwise, whatever this server sends.
     int inboundChunkBytes =

@@ -109,6 +109,11 @@ public final class StatusMapper {
     if (SERVICE_ALLOCATOR_NAME.equals(name)) {
       return "the server's memory budget (maxServerMemoryBytes=" + refusing.getLimit() + ")";
     }
+    if (name.startsWith(CallAllocators.CLIENT_PREFIX)) {
+      return "its client's share of the server's memory (maxClientMemoryBytes="
+          + refusing.getLimit()
+          + ")";
+    }
     if (name.startsWith(CallAllocators.CALL_PREFIX) || name.startsWith(Batcher.BATCH_PREFIX)) {
       return "its memory limit (maxCallMemoryBytes=" + refusing.getLimit() + ")";
     }

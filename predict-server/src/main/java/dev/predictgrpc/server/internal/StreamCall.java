@@ -215,7 +215,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     ModelService model = served.model;
     label = model.name() + ":" + model.version();
     service.access.check(model.name());
-    allocator = service.calls.open(label, limits.maxCallMemoryBytes());
+    allocator = service.calls.open(label, client, limits.maxCallMemoryBytes());
     CallContext context =
         new CallContext(
             allocator, model.name(), model.version(), header.getParametersMap(), grpcContext);
@@ -273,7 +273,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
       decoder = null;
     }
     if (allocator != null) {
-      service.calls.close(allocator);
+      service.calls.close(allocator, client);
       allocator = null;
     }
     if (served != null) {
