@@ -127,11 +127,11 @@ class ServerMemoryAndLimitsTest {
   @Test
   void inputOverTheServerBudget_isResourceExhaustedNamingIt_andSmallCallsStillWork()
       throws Exception {
-    // One client may take the whole budget here, so the budget is the limit that refuses.
+    // One client may take more than the whole budget here, so the budget is what refuses.
     ServerLimits limits =
         ServerLimits.builder()
             .maxServerMemoryBytes(256 << 10)
-            .maxClientMemoryBytes(256 << 10)
+            .maxClientMemoryBytes(1 << 20)
             .build();
     try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
       ByteString big = Batches.xStream(allocator(), 200_000); // An 800 KB batch.
