@@ -96,7 +96,9 @@ public final class PredictServer implements AutoCloseable {
             .maxInboundMessageSize(limits.maxInboundMessageBytes())
             .addService(ServerInterceptors.intercept(service, builder.interceptors))
             .addService(
-                service.guarded(service.authenticated(ProtoReflectionServiceV1.newInstance())));
+                service.guarded(service.authenticated(ProtoReflectionServiceV1.newInstance())))
+            // v1alpha as well: grpcurl before 1.8.8, older Postman and other tools ask only it.
+            .addService(service.guarded(service.authenticated(alphaReflection())));
     // Kubernetes' gRPC probes send no credentials, so health stays open unless asked otherwise.
     netty.addService(
         service.guarded(
@@ -143,6 +145,11 @@ public final class PredictServer implements AutoCloseable {
     } catch (ArithmeticException e) {
       return Long.MAX_VALUE;
     }
+  }
+
+  @SuppressWarnings("deprecation") // The v1alpha service, for tools that know no other.
+  private static BindableService alphaReflection() {
+    return io.grpc.protobuf.services.ProtoReflectionService.newInstance();
   }
 
   /**

@@ -189,6 +189,36 @@ class PredictServerTest {
   }
 
   @Test
+  @SuppressWarnings("deprecation") // v1alpha is deprecated; older tools still use only it.
+  void reflectionV1alpha_isServedToo_forOlderTools() throws Exception {
+    try (PredictServer server = builder(TestModel.scale("scale")).build().start()) {
+      ManagedChannel channel = channelTo(server);
+      try {
+        Collector<io.grpc.reflection.v1alpha.ServerReflectionResponse> responses =
+            new Collector<>();
+        StreamObserver<io.grpc.reflection.v1alpha.ServerReflectionRequest> out =
+            io.grpc.reflection.v1alpha.ServerReflectionGrpc.newStub(channel)
+                .serverReflectionInfo(responses);
+        out.onNext(
+            io.grpc.reflection.v1alpha.ServerReflectionRequest.newBuilder()
+                .setListServices("")
+                .build());
+        out.onCompleted();
+        assertThat(responses.awaitStatus().getCode()).isEqualTo(Status.Code.OK);
+
+        List<String> services =
+            responses.messages().get(0).getListServicesResponse().getServiceList().stream()
+                .map(io.grpc.reflection.v1alpha.ServiceResponse::getName)
+                .toList();
+        assertThat(services).contains("predictgrpc.v1.PredictionService");
+      } finally {
+        shutdown(channel);
+      }
+    }
+    assertAllReleased();
+  }
+
+  @Test
   void close_returnsPromptlyWithAConnectedClient_andReleasesEverything() throws Exception {
     TestModel model = TestModel.scale("scale");
     PredictServer server = builder(model).build().start();
