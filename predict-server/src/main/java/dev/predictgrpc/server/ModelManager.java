@@ -93,6 +93,17 @@ public final class ModelManager {
     return catalog.remove(requireNonNull(name, "name"), requireNonNull(version, "version"));
   }
 
+  /**
+   * The model of a served version, to read its schemas or description. Borrowed: the service owns
+   * it and closes it when the version is removed.
+   *
+   * @param version the version, or empty for the latest
+   * @throws PredictException NOT_FOUND if no such version is served
+   */
+  public ModelService model(String name, String version) {
+    return catalog.registry().resolve(requireNonNull(name, "name"), requireNonNull(version, "version"));
+  }
+
   /** Every version not yet closed (loading, serving, draining), by name then version. */
   public List<ModelVersion> list() {
     return catalog.list();

@@ -5,6 +5,7 @@ package dev.predictgrpc.examples.serve;
 
 import dev.predictgrpc.examples.onnx.OnnxModel;
 import dev.predictgrpc.server.ModelService;
+import dev.predictgrpc.server.ModelVersion;
 import dev.predictgrpc.server.PredictServer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -140,7 +141,8 @@ public final class Serve {
                 .build());
       }
       PredictServer server = builder.build().start();
-      for (ModelService model : server.service().models()) {
+      for (ModelVersion version : server.models().list()) {
+        ModelService model = server.models().model(version.name(), version.version());
         out.println(
             "model " + model + " takes " + describe(model.inputSchema()) + " and returns "
                 + describe(model.outputSchema()));
