@@ -6,6 +6,7 @@ package dev.predictgrpc.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
+import dev.predictgrpc.server.internal.ServerExecutor;
 import io.grpc.BindableService;
 import io.grpc.InsecureServerCredentials;
 import io.grpc.ServerCredentials;
@@ -30,6 +31,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.arrow.memory.BufferAllocator;
@@ -54,34 +56,54 @@ import org.jspecify.annotations.Nullable;
  * predictgrpc.v1.PredictionService} and each model's name report SERVING once {@link #start()}
  * returns, and NOT_SERVING from {@link #shutdown()} on, so load balancers drain the server.
  *
+ * <p>Limits against hostile or broken clients come from {@link Builder#limits}: the prediction
+ * service's own (sizes, memory, streams per client), a call guard on the prediction, health and
+ * reflection services that ends calls whose client stalls, and connection limits on the HTTP/2
+ * transport (calls per connection, idle and maximum connection age, keepalive pings, stream
+ * resets). Calls run on a bounded pool the server owns unless you pass an {@link
+ * Builder#executor}.
+ *
  * <p>This class is thread-safe.
  *
  * @since 0.1
  */
 public final class PredictServer implements AutoCloseable {
+  /** How long {@link #close()} waits for the executor it owns to finish queued work. */
+  private static final Duration EXECUTOR_DRAIN_TIMEOUT = Duration.ofSeconds(5);
+
   private final Server server;
   private final PredictService service;
   private final HealthStatusManager health;
   private final Duration shutdownGracePeriod;
+  /** The executor this server created, and so owns; null if the application passed one. */
+  private final @Nullable ExecutorService ownExecutor;
   private final AtomicBoolean shutdownStarted = new AtomicBoolean();
 
   private PredictServer(Builder builder, PredictService service) {
     this.service = service;
     this.health = new HealthStatusManager();
     this.shutdownGracePeriod = builder.shutdownGracePeriod;
+    ServerLimits limits = service.limits();
     NettyServerBuilder netty =
         NettyServerBuilder.forAddress(
                 new InetSocketAddress(builder.bindAddress, builder.port), builder.credentials())
-            .maxInboundMessageSize(service.limits().maxInboundMessageBytes())
+            .maxInboundMessageSize(limits.maxInboundMessageBytes())
             .addService(ServerInterceptors.intercept(service, builder.interceptors))
-            .addService(service.authenticated(ProtoReflectionServiceV1.newInstance()));
+            .addService(
+                service.guarded(service.authenticated(ProtoReflectionServiceV1.newInstance())));
     // Kubernetes' gRPC probes send no credentials, so health stays open unless asked otherwise.
     netty.addService(
-        builder.openHealthChecks
-            ? health.getHealthService().bindService()
-            : service.authenticated(health.getHealthService()));
+        service.guarded(
+            builder.openHealthChecks
+                ? health.getHealthService().bindService()
+                : service.authenticated(health.getHealthService())));
+    applyTransportLimits(netty, limits);
     if (builder.executor != null) {
+      this.ownExecutor = null;
       netty.executor(builder.executor);
+    } else {
+      this.ownExecutor = ServerExecutor.create(limits.maxServerThreads());
+      netty.executor(ownExecutor);
     }
     if (builder.flowControlWindow > 0) {
       netty.flowControlWindow(builder.flowControlWindow);
@@ -91,6 +113,30 @@ public final class PredictServer implements AutoCloseable {
     }
     builder.extraServices.forEach(netty::addService);
     this.server = netty.build();
+  }
+
+  /** The connection limits against clients that open too much, too often or for too long. */
+  private static void applyTransportLimits(NettyServerBuilder netty, ServerLimits limits) {
+    netty
+        .maxConcurrentCallsPerConnection(limits.maxConcurrentCallsPerConnection())
+        .maxConnectionIdle(nanos(limits.maxConnectionIdle()), TimeUnit.NANOSECONDS)
+        .maxConnectionAge(nanos(limits.maxConnectionAge()), TimeUnit.NANOSECONDS)
+        .maxConnectionAgeGrace(nanos(limits.maxConnectionAgeGrace()), TimeUnit.NANOSECONDS)
+        .permitKeepAliveTime(nanos(limits.permitKeepAliveTime()), TimeUnit.NANOSECONDS)
+        // Pings on a connection without calls only keep an idle connection (and its memory) open.
+        .permitKeepAliveWithoutCalls(false)
+        .maxRstFramesPerWindow(
+            limits.maxResetStreamsPerWindow(),
+            (int) Math.min(Integer.MAX_VALUE, limits.resetStreamWindow().toSeconds()));
+  }
+
+  /** Nanoseconds, saturated: gRPC treats anything over about 1000 days as "never". */
+  private static long nanos(Duration duration) {
+    try {
+      return duration.toNanos();
+    } catch (ArithmeticException e) {
+      return Long.MAX_VALUE;
+    }
   }
 
   /**
@@ -197,7 +243,29 @@ public final class PredictServer implements AutoCloseable {
       server.shutdownNow();
       Thread.currentThread().interrupt();
     } finally {
+      // Handlers of cancelled calls may still be unwinding on the executor, releasing memory that
+      // service.close() waits for; so the executor stops only after the service has closed.
       service.close();
+      shutdownOwnExecutor();
+    }
+  }
+
+  private void shutdownOwnExecutor() {
+    if (ownExecutor == null) {
+      return;
+    }
+    ownExecutor.shutdown();
+    if (Thread.currentThread().isInterrupted()) {
+      ownExecutor.shutdownNow();
+      return;
+    }
+    try {
+      if (!ownExecutor.awaitTermination(EXECUTOR_DRAIN_TIMEOUT.toNanos(), TimeUnit.NANOSECONDS)) {
+        ownExecutor.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      ownExecutor.shutdownNow();
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -269,16 +337,30 @@ public final class PredictServer implements AutoCloseable {
       return this;
     }
 
-    /** The size limits to enforce. Default {@link ServerLimits#defaults()}. */
+    /**
+     * The limits to enforce: those of the prediction service (see {@link
+     * PredictService.Builder#limits}), the call guard's timeouts, which also cover health and
+     * reflection, and the transport's connection limits and thread bound. Default {@link
+     * ServerLimits#defaults()}.
+     */
     public Builder limits(ServerLimits limits) {
       serviceBuilder.limits(limits);
       return this;
     }
 
     /**
-     * The executor that runs calls, models included. Default: gRPC's shared cached thread pool.
-     * The server does not take ownership of the executor: shut it down yourself after {@link
-     * PredictServer#close()}.
+     * The executor that runs calls, models included. The server does not take ownership of an
+     * executor you pass: shut it down yourself after {@link PredictServer#close()}.
+     *
+     * <p>Default: a pool the server creates and owns, bounded at {@link
+     * ServerLimits#maxServerThreads()} daemon threads named {@code predictgrpc-server-N} (idle ones
+     * end after a minute), with an unbounded queue for work beyond that; {@link
+     * PredictServer#close()} shuts it down once the server has terminated. The bound keeps a flood
+     * of calls from starting a thread each. It is generous because threads block: a call to a
+     * model with dynamic batching ({@link Batching}) holds its thread while its merged batch
+     * forms and runs, so a bound smaller than the callers you want merged caps batch sizes, and
+     * calls beyond it wait in the queue. If you pass your own executor, bound it for the same
+     * reasons.
      */
     public Builder executor(Executor executor) {
       this.executor = requireNonNull(executor, "executor");

@@ -7,6 +7,7 @@ import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.common.ArrowSupport;
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.server.internal.CallGuard;
 import dev.predictgrpc.server.internal.CallIdentity;
 import dev.predictgrpc.server.internal.ModelRegistry;
 import dev.predictgrpc.server.internal.PredictionServiceImpl;
@@ -67,6 +68,7 @@ public final class PredictService implements BindableService, AutoCloseable {
   private final ServerLimits limits;
   private final PredictionServiceImpl impl;
   private final CallIdentity identity;
+  private final CallGuard guard;
   private boolean closed;
 
   private PredictService(ServedModels served, BufferAllocator allocator, Builder builder) {
@@ -76,6 +78,7 @@ public final class PredictService implements BindableService, AutoCloseable {
     this.limits = builder.limits;
     this.impl = new PredictionServiceImpl(served, allocator, limits, builder.authorizer);
     this.identity = new CallIdentity(builder.authenticator);
+    this.guard = new CallGuard(limits, impl::discardUndelivered);
   }
 
   /**
@@ -89,11 +92,22 @@ public final class PredictService implements BindableService, AutoCloseable {
 
   /**
    * The service definition, behind the interceptor that authenticates callers (when an {@link
-   * Authenticator} is set) and identifies clients for per-client limits.
+   * Authenticator} is set) and identifies clients for per-client limits, and behind the call guard
+   * that ends calls whose client stalls ({@link ServerLimits#firstMessageTimeout()}, {@link
+   * ServerLimits#streamIdleTimeout()}). The guard comes with the service, so it also protects a
+   * service mounted on a server of your own; the transport limits do not (see {@link
+   * ServerLimits}).
    */
   @Override
   public ServerServiceDefinition bindService() {
-    return ServerInterceptors.intercept(impl.zeroCopyDefinition(), identity);
+    // The guard is outermost: its clock starts before authentication, and a call that
+    // authentication rejects is closed through it, so it stops watching that call too.
+    return ServerInterceptors.intercept(impl.zeroCopyDefinition(), identity, guard);
+  }
+
+  /** Puts {@code other} (health, reflection) behind this service's call guard. */
+  ServerServiceDefinition guarded(ServerServiceDefinition other) {
+    return ServerInterceptors.intercept(other, guard);
   }
 
   /**
@@ -262,7 +276,11 @@ public final class PredictService implements BindableService, AutoCloseable {
       return this;
     }
 
-    /** The size limits to enforce. Default {@link ServerLimits#defaults()}. */
+    /**
+     * The limits to enforce: sizes, memory, streams per client, and the call guard's timeouts.
+     * The transport limits in {@code limits} apply only through {@link PredictServer}. Default
+     * {@link ServerLimits#defaults()}.
+     */
     public Builder limits(ServerLimits limits) {
       this.limits = requireNonNull(limits, "limits");
       return this;

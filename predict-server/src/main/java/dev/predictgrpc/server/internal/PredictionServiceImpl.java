@@ -78,6 +78,16 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   }
 
   /**
+   * Releases what a request message holds when it will never reach this service: one that {@link
+   * CallGuard} dropped because it arrived after the guard closed its call. Accepts any message.
+   */
+  public void discardUndelivered(Object message) {
+    if (message instanceof PredictStreamRequest) {
+      state.streamRequests.discard((PredictStreamRequest) message);
+    }
+  }
+
+  /**
    * The generated binding, except that {@code PredictStream} requests are parsed by {@link
    * ZeroCopyMarshaller}: each chunk is a view of the network buffers it arrived in, which {@link
    * StreamCall} releases once the decoder has read it. The wire format is unchanged. Mount this,

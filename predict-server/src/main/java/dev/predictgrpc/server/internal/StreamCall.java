@@ -66,6 +66,15 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     responses.disableAutoRequest();
     responses.setOnReadyHandler(call::onReady);
     responses.setOnCancelHandler(call::onCancel);
+    // The slot is taken now, not when the header comes: a client that opens streams and sends
+    // nothing must not hold more of them than one that sends headers.
+    try {
+      service.streams.acquire(call.client);
+      call.holdsStreamSlot = true;
+    } catch (RuntimeException e) {
+      call.fail(e);
+      return call;
+    }
     responses.request(1);
     return call;
   }
@@ -157,8 +166,6 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     ModelService model = service.registry.resolve(spec.getName(), spec.getVersion());
     label = model.name() + ":" + model.version();
     service.access.check(model.name());
-    service.streams.acquire(client);
-    holdsStreamSlot = true;
     allocator = service.calls.open(label, limits.maxCallMemoryBytes());
     CallContext context =
         new CallContext(
