@@ -164,7 +164,11 @@ public final class RawHttp2Connection implements AutoCloseable {
     return sent;
   }
 
-  /** Completes when the server sends GOAWAY. */
+  /**
+   * Completes when the server's GOAWAY is read. A server that closes the connection right after
+   * sending it, while this side still has bytes in flight, makes the kernel reset the connection,
+   * and the GOAWAY may then be lost: see {@link #closed()}.
+   */
   public CompletableFuture<GoAway> goAway() {
     return goAway;
   }

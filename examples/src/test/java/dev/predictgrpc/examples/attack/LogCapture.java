@@ -11,23 +11,41 @@ import java.util.logging.LogRecord;
 import java.util.logging.Logger;
 
 /**
- * Records what the server logs at WARNING and above while an attack runs (every logger reports to
- * the root one), so a test can check that an attack costs a rate-limited line, not a stack trace
- * per request. Thread-safe.
+ * Records what the server logs while an attack runs (by default WARNING and above from every
+ * logger), so a test can check that an attack costs a rate-limited line, not a stack trace per
+ * request, or that a transport limit tripped. Thread-safe.
  */
 final class LogCapture extends Handler implements AutoCloseable {
   private static final Logger ROOT = Logger.getLogger("");
 
   private final List<LogRecord> records = new ArrayList<>();
 
-  private LogCapture() {
-    setLevel(Level.WARNING);
+  private final Logger logger;
+
+  private LogCapture(Logger logger, Level level) {
+    this.logger = logger;
+    setLevel(level);
   }
 
+  /** Captures WARNING and above from every logger. */
   static LogCapture start() {
-    LogCapture capture = new LogCapture();
-    ROOT.addHandler(capture);
+    return start(ROOT, Level.WARNING);
+  }
+
+  /** Captures {@code level} and above from {@code logger} and its children. */
+  static LogCapture start(Logger logger, Level level) {
+    LogCapture capture = new LogCapture(logger, level);
+    logger.addHandler(capture);
     return capture;
+  }
+
+  /** Whether any record's message (or its exception's) contains {@code text}. */
+  synchronized boolean anyMentions(String text) {
+    return records.stream()
+        .anyMatch(
+            r ->
+                (r.getMessage() != null && r.getMessage().contains(text))
+                    || (r.getThrown() != null && String.valueOf(r.getThrown()).contains(text)));
   }
 
   @Override
@@ -52,6 +70,6 @@ final class LogCapture extends Handler implements AutoCloseable {
 
   @Override
   public void close() {
-    ROOT.removeHandler(this);
+    logger.removeHandler(this);
   }
 }
