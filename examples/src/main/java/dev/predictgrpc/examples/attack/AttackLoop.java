@@ -47,7 +47,7 @@ public final class AttackLoop {
               });
     }
     if (!slots.tryAcquire(inFlight, 60, TimeUnit.SECONDS)) {
-      tally.add(Status.Code.UNKNOWN, "calls still open a minute after the attack");
+      tally.add(StatusTally.OPEN, "calls still open a minute after the attack");
     }
     return started;
   }

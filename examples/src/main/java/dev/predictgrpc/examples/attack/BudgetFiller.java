@@ -28,6 +28,8 @@ public final class BudgetFiller {
   private static final int SMALLEST_PIECE = 4 << 10;
   /** How long the server is given to count a piece before the next one goes out. */
   private static final long SETTLE_MILLIS = 3;
+  /** How often the holding streams send an empty chunk while the fill goes on. */
+  private static final Duration PING_PERIOD = Duration.ofMillis(250);
 
   private final Channel channel;
   private final StatusTally refusals;
@@ -56,24 +58,16 @@ public final class BudgetFiller {
     long deadline = System.nanoTime() + timeout.toNanos();
     int piece = 1 << 20;
     int opened = 0;
+    long lastPing = System.nanoTime();
     while (opened < maxStreams && System.nanoTime() < deadline) {
-      HostileStream stream = HostileStream.open(channel).header("echo");
-      stream.chunk(HostileIpc.announcedBody(COLUMNS, ROWS));
-      opened++;
-      // Big pieces go eight to a stream; the last, smallest ones one to a stream, so that the
-      // refusal that ends the fill frees no more than one granule.
-      int pieces = piece > SMALLEST_PIECE ? 8 : 1;
-      long sent = 0;
-      for (int i = 0; i < pieces && !stream.isDone() && System.nanoTime() < deadline; i++) {
-        stream.chunk(IpcWriter.zeros(piece));
-        sent += piece;
-        Thread.sleep(SETTLE_MILLIS);
+      if (System.nanoTime() - lastPing > PING_PERIOD.toNanos()) {
+        ping(); // Filling can take longer than the server's idle timeout.
+        lastPing = System.nanoTime();
       }
-      Thread.sleep(SETTLE_MILLIS * 5);
-      if (!stream.isDone()) {
-        holding.put(stream, sent);
-      } else {
-        refusals.add(stream.status().join());
+      opened++;
+      // Big pieces go eight to a stream; the smallest ones one to a stream, so that the refusal
+      // that ends the fill frees no more than one granule.
+      if (!tryHold(piece, piece > SMALLEST_PIECE ? 8 : 1, deadline)) {
         if (piece == SMALLEST_PIECE) {
           break; // Less than a granule is left.
         }
@@ -82,6 +76,42 @@ public final class BudgetFiller {
     }
     // A late refusal frees a stream's bytes; count only the streams still open.
     Thread.sleep(100);
+    forgetEnded();
+  }
+
+  /**
+   * Opens a stream that announces a big body and sends {@code pieces} pieces of it.
+   *
+   * @return whether the stream was still open (holding its bytes) after a short wait
+   */
+  private boolean tryHold(int piece, int pieces, long deadline) throws InterruptedException {
+    HostileStream stream = HostileStream.open(channel).header("echo");
+    stream.chunk(HostileIpc.announcedBody(COLUMNS, ROWS));
+    long sent = 0;
+    for (int i = 0; i < pieces && !stream.isDone() && System.nanoTime() < deadline; i++) {
+      stream.chunk(IpcWriter.zeros(piece));
+      sent += piece;
+      Thread.sleep(SETTLE_MILLIS);
+    }
+    Thread.sleep(SETTLE_MILLIS * 5);
+    if (stream.isDone()) {
+      refusals.add(stream.status().join());
+      return false;
+    }
+    holding.put(stream, sent);
+    return true;
+  }
+
+  /** Sends an empty chunk on every holding stream: no memory, but a message. */
+  private void ping() {
+    for (HostileStream stream : holding.keySet()) {
+      if (!stream.isDone()) {
+        stream.chunk(ByteString.EMPTY);
+      }
+    }
+  }
+
+  private void forgetEnded() {
     for (HostileStream stream : List.copyOf(holding.keySet())) {
       if (stream.isDone()) {
         holding.remove(stream);
@@ -91,17 +121,19 @@ public final class BudgetFiller {
   }
 
   /**
-   * Keeps the holding streams alive for {@code duration}: every {@code period}, an empty chunk on
-   * each. An empty chunk costs the server no memory, but it is a message, and the server's idle
-   * timeout counts the time between messages.
+   * Keeps the budget full for {@code duration}: every {@code period}, an empty chunk on each
+   * holding stream, and one more granule on a new stream (up to {@code maxStreams}) in case
+   * memory was freed meanwhile. An empty chunk costs the server no memory, but it is a message,
+   * and the server's idle timeout counts the time between messages.
    */
-  public void keepAlive(Duration period, Duration duration) throws InterruptedException {
+  public void keepAlive(Duration period, Duration duration, int maxStreams)
+      throws InterruptedException {
     long deadline = System.nanoTime() + duration.toNanos();
     while (System.nanoTime() < deadline) {
-      for (HostileStream stream : holding.keySet()) {
-        if (!stream.isDone()) {
-          stream.chunk(ByteString.EMPTY);
-        }
+      ping();
+      forgetEnded();
+      if (holding.size() < maxStreams) {
+        tryHold(SMALLEST_PIECE, 1, deadline);
       }
       Thread.sleep(period.toMillis());
     }

@@ -3,9 +3,12 @@
  */
 package dev.predictgrpc.examples.attack;
 
+import java.io.IOException;
 import java.lang.management.BufferPoolMXBean;
 import java.lang.management.ManagementFactory;
 import java.lang.management.MemoryMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Locale;
 import java.util.function.LongSupplier;
@@ -13,7 +16,7 @@ import java.util.function.LongSupplier;
 /**
  * Samples a server's resources while an attack runs, and keeps the peaks: its Arrow memory (the
  * service's budget), the JVM's direct buffers (where the gRPC transport keeps what it has
- * received), heap in use, and the server's call threads. Sampling every few milliseconds catches
+ * received), heap in use, the process's resident set and the server's call threads. Sampling every few milliseconds catches
  * what a before/after comparison would miss: memory taken and given back during the attack.
  *
  * <p>Thread-safe.
@@ -22,16 +25,21 @@ public final class ServerWatch implements AutoCloseable {
   /** The name prefix of the threads {@code PredictServer}'s own executor creates. */
   public static final String SERVER_THREAD_PREFIX = "predictgrpc-server-";
 
-  /** Peaks seen so far, all in bytes except {@code serverThreads}. */
-  public record Peaks(long arrowBytes, long directBytes, long heapBytes, int serverThreads) {
-    /** "Arrow 1.2 MiB, direct 5.0 MiB, heap 80.3 MiB, 4 server threads". */
+  /**
+   * Peaks seen so far, all in bytes except {@code serverThreads}; {@code rssBytes} is the
+   * process's resident set (-1 where /proc is missing).
+   */
+  public record Peaks(
+      long arrowBytes, long directBytes, long heapBytes, long rssBytes, int serverThreads) {
+    /** "Arrow 1.2 MiB, direct buffers 5.0 MiB, heap 80.3 MiB, RSS 301.0 MiB, 4 server threads". */
     public String summary() {
       return String.format(
           Locale.ROOT,
-          "Arrow %s, direct buffers %s, heap %s, %d server threads",
+          "Arrow %s, direct buffers %s, heap %s, RSS %s, %d server threads",
           mib(arrowBytes),
           mib(directBytes),
           mib(heapBytes),
+          mib(rssBytes),
           serverThreads);
     }
   }
@@ -45,6 +53,7 @@ public final class ServerWatch implements AutoCloseable {
   private long arrowPeak;
   private long directPeak;
   private long heapPeak;
+  private long rssPeak;
   private int threadsPeak;
 
   private ServerWatch(LongSupplier arrowBytes, Duration period) {
@@ -64,7 +73,7 @@ public final class ServerWatch implements AutoCloseable {
 
   /** The peaks since the start or the last {@link #reset()}. */
   public synchronized Peaks peaks() {
-    return new Peaks(arrowPeak, directPeak, heapPeak, threadsPeak);
+    return new Peaks(arrowPeak, directPeak, heapPeak, rssPeak, threadsPeak);
   }
 
   /** Forgets the peaks seen so far; the next ones start from the current values. */
@@ -73,6 +82,7 @@ public final class ServerWatch implements AutoCloseable {
       arrowPeak = 0;
       directPeak = 0;
       heapPeak = 0;
+      rssPeak = 0;
       threadsPeak = 0;
     }
     sample();
@@ -130,10 +140,11 @@ public final class ServerWatch implements AutoCloseable {
   private void loop() {
     int round = 0;
     while (!stopping) {
-      // Counting threads walks every thread's stack: a tenth as often as the cheap samples.
+      // Counting threads walks every thread's stack, and RSS means reading a file: a tenth as
+      // often as the cheap samples.
       sampleMemory();
       if (round++ % 10 == 0) {
-        sampleThreads();
+        sampleThreadsAndRss();
       }
       try {
         Thread.sleep(periodMillis);
@@ -145,7 +156,7 @@ public final class ServerWatch implements AutoCloseable {
 
   private void sample() {
     sampleMemory();
-    sampleThreads();
+    sampleThreadsAndRss();
   }
 
   private void sampleMemory() {
@@ -159,10 +170,26 @@ public final class ServerWatch implements AutoCloseable {
     }
   }
 
-  private void sampleThreads() {
+  private void sampleThreadsAndRss() {
     int threads = serverThreads();
+    long rss = rssBytes();
     synchronized (this) {
       threadsPeak = Math.max(threadsPeak, threads);
+      rssPeak = Math.max(rssPeak, rss);
     }
+  }
+
+  /** The process's resident set size now (Linux {@code VmRSS}), or -1 where /proc is missing. */
+  public static long rssBytes() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+        if (line.startsWith("VmRSS:")) {
+          return Long.parseLong(line.substring(6).trim().split("\\s+")[0]) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // Not Linux.
+    }
+    return -1;
   }
 }

@@ -35,6 +35,7 @@ final class AttackHarness implements AutoCloseable {
       String attack,
       StatusTally outcome,
       ServerWatch.Peaks peaks,
+      long allocatorPeakBytes,
       long heapGrowthBytes,
       WellBehavedClient.Result client) {
     @Override
@@ -45,6 +46,8 @@ final class AttackHarness implements AutoCloseable {
           + outcome
           + "\n  server:      peaks "
           + peaks.summary()
+          + "; service allocator's own peak "
+          + ServerWatch.mib(allocatorPeakBytes)
           + "; heap growth after GC "
           + ServerWatch.mib(heapGrowthBytes)
           + "\n  good client: "
@@ -139,7 +142,14 @@ final class AttackHarness implements AutoCloseable {
     goodClient = null;
     long heapGrowth = ServerWatch.heapAfterGc() - heapBefore;
     watch.close();
-    Report report = new Report(attack, outcome, watch.peaks(), heapGrowth, client);
+    Report report =
+        new Report(
+            attack,
+            outcome,
+            watch.peaks(),
+            server.service().peakAllocatedBytes(),
+            heapGrowth,
+            client);
     System.out.println(report);
     return report;
   }

@@ -19,6 +19,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.logging.Level;
 import java.util.logging.Logger;
+import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -166,6 +167,44 @@ class ConnectionAttacksTest {
     }
   }
 
+  @Disabled(
+      "server weakness: partial unary messages are buffered by the gRPC transport outside"
+          + " maxServerMemoryBytes, up to maxInboundMessageBytes (4 MiB) per call,"
+          + " maxConcurrentCallsPerConnection (128) calls per connection and any number of"
+          + " connections, for firstMessageTimeout (10 s); 100 calls one byte short of 4 MiB on one"
+          + " connection take ~400 MiB of direct memory, and in a server JVM with"
+          + " -XX:MaxDirectMemorySize=256m Netty fails with 'Cannot reserve 2097152 bytes of direct"
+          + " buffer memory' (see the attack benchmark's stalled-unary row)")
+  @Test
+  void unaryRequestsStalledOneByteShort_holdTransportMemoryWithinTheBudget() throws Exception {
+    try (AttackHarness h = AttackHarness.start(arrow.allocator(), limits().build())) {
+      long directBefore = ServerWatch.directBytes();
+      PredictRequest request =
+          HostileUnary.request("echo", IpcWriter.zeros(h.limits.maxInboundMessageBytes() - 64));
+      byte[] framed = RawHttp2Connection.grpcFrame(request.toByteArray());
+      List<RawHttp2Connection.RawCall> calls = new ArrayList<>();
+      for (int c = 0; c < 2; c++) {
+        RawHttp2Connection connection = h.rawConnection();
+        for (int i = 0; i < 50; i++) {
+          calls.add(
+              connection
+                  .openCall(RawHttp2Connection.PREDICT_PATH)
+                  .data(framed, 0, framed.length - 1, false));
+        }
+      }
+      for (RawHttp2Connection.RawCall call : calls) {
+        h.outcome.add(call.status().get(WAIT.toSeconds(), TimeUnit.SECONDS));
+      }
+      AttackHarness.Report report =
+          h.finish("100 unary calls stalled one byte short of 4 MiB, over two connections");
+
+      assertThat(report.peaks().directBytes() - directBefore)
+          .as("direct memory taken while the calls were stalled")
+          .isLessThanOrEqualTo(BUDGET);
+      assertGoodClientUnharmed(report);
+    }
+  }
+
   @Test
   void rapidReset_isCutOffByTheServer_andOthersAreServed() throws Exception {
     Logger transport = Logger.getLogger("io.grpc.netty.shaded.io.grpc.netty");
@@ -178,8 +217,8 @@ class ConnectionAttacksTest {
           connection.rapidReset(RawHttp2Connection.PREDICT_STREAM_PATH, 20 * window, WAIT);
       connection.closed().get(WAIT.toSeconds(), TimeUnit.SECONDS);
       h.outcome.add(
-          Status.Code.UNAVAILABLE,
-          "connection closed by the server after "
+          "CONNECTION_CLOSED",
+          "by the server after "
               + sent
               + " resets were written; GOAWAY "
               + (connection.goAway().isDone() ? connection.goAway().join() : "lost to the reset"));

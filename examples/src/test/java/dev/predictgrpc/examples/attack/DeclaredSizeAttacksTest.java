@@ -59,6 +59,7 @@ class DeclaredSizeAttacksTest {
     assertThat(report.peaks().arrowBytes())
         .as("server Arrow memory while refusing")
         .isLessThanOrEqualTo(arrowBound);
+    assertThat(report.allocatorPeakBytes()).as("the service allocator's peak").isLessThanOrEqualTo(arrowBound);
     assertThat(report.heapGrowthBytes()).as("heap growth").isLessThan(64L << 20);
     assertThat(report.client().failures()).as(report.client().summary()).isZero();
     assertThat(report.client().calls()).isPositive();

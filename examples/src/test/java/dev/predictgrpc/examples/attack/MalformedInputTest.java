@@ -53,7 +53,7 @@ class MalformedInputTest {
   }
 
   private static void assertHarmless(AttackHarness.Report report) {
-    assertThat(report.peaks().arrowBytes()).isLessThanOrEqualTo(BUDGET);
+    assertThat(report.allocatorPeakBytes()).isLessThanOrEqualTo(BUDGET);
     assertThat(report.heapGrowthBytes()).as("heap growth").isLessThan(64L << 20);
     assertThat(report.client().failures()).as(report.client().summary()).isZero();
     assertThat(report.client().calls()).isPositive();

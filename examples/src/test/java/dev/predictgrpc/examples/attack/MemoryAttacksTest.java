@@ -93,7 +93,9 @@ class MemoryAttacksTest {
           Status.Code.RESOURCE_EXHAUSTED,
           "maxServerMemoryBytes=" + BUDGET);
       assertThat(heldAtFull).as("held at the attack's peak").isGreaterThan(BUDGET / 2);
-      assertThat(report.peaks().arrowBytes()).isLessThanOrEqualTo(BUDGET);
+      // The allocator's own peak counts only what it granted; a sample of allocatedBytes() may
+      // catch a refused request in the instant Arrow adds it before checking the limit.
+      assertThat(report.allocatorPeakBytes()).isLessThanOrEqualTo(BUDGET);
       assertThat(ended).hasSize(filler.holding().size());
       assertThat(ended).allMatch(s -> s.getCode() == Status.Code.DEADLINE_EXCEEDED);
       assertThat(report.heapGrowthBytes()).isLessThan(64L << 20);
@@ -115,7 +117,7 @@ class MemoryAttacksTest {
 
       BudgetFiller filler = BudgetFiller.fill(channel, 60, Duration.ofSeconds(10), h.outcome);
       // Three idle timeouts long, the streams send nothing but empty chunks.
-      filler.keepAlive(IDLE.dividedBy(3), IDLE.multipliedBy(3));
+      filler.keepAlive(IDLE.dividedBy(3), IDLE.multipliedBy(3), 60);
       int stillOpen = filler.stillOpen();
       long heldAfterKeepAlive = h.arrowBytes();
       filler.cancel();
