@@ -39,7 +39,8 @@ public final class AttackBench {
       WellBehavedClient.Result client,
       Map<String, Long> server,
       long arrowAfter,
-      StatusTally outcome) {}
+      StatusTally outcome,
+      List<String> serverLog) {}
 
   private final AttackBenchOptions options;
   private final PrintStream out;
@@ -114,7 +115,22 @@ public final class AttackBench {
       result = client.stop();
     }
     Map<String, Long> stats = stats(server);
-    return new Row(scenario, result, stats, awaitArrowReleased(server), outcome);
+    long arrowAfter = awaitArrowReleased(server);
+    return new Row(scenario, result, stats, arrowAfter, outcome, logs(server));
+  }
+
+  /** What the server logged since the attack began: "3x WARNING ...". */
+  private static List<String> logs(ChildJvm server) throws Exception {
+    server.send("logs");
+    List<String> lines = new ArrayList<>();
+    while (true) {
+      String line = server.expect(AttackServerMain.LOG_PREFIX, Duration.ofSeconds(30));
+      if ((AttackServerMain.LOG_PREFIX + line).equals(AttackServerMain.LOG_END)) {
+        return lines;
+      }
+      int tab = line.indexOf('\t');
+      lines.add(line.substring(0, tab) + "x " + line.substring(tab + 1));
+    }
   }
 
   /** Waits for the server to release the attack's memory; returns what it still holds. */

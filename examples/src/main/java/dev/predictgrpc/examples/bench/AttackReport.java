@@ -56,6 +56,9 @@ final class AttackReport {
       if (!row.outcome().codes().equals("none")) {
         out.printf(Locale.ROOT, "%-17s   %s%n", "", cap(quote));
       }
+      for (String log : row.serverLog()) {
+        out.printf(Locale.ROOT, "%-17s   server log: %s%n", "", cap(log));
+      }
       if (row.client().failures() > 0) {
         out.printf(
             Locale.ROOT, "%-17s   client failures: %s%n", "", cap(row.client().failureSamples().get(0)));
