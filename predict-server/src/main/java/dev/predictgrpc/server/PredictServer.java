@@ -228,8 +228,9 @@ public final class PredictServer implements AutoCloseable {
 
   /**
    * Shuts down gracefully, waits up to the grace period for calls in progress, then cancels what
-   * is left, and finally closes the models and the service's allocator. Throws nothing; if the
-   * thread is interrupted it stops waiting and keeps its interrupt flag.
+   * is left, and finally closes the models and the service's allocator, and shuts down the
+   * executor the server created (never one passed to {@link Builder#executor}). Throws nothing; if
+   * the thread is interrupted it stops waiting and keeps its interrupt flag.
    */
   @Override
   public void close() {
@@ -396,7 +397,11 @@ public final class PredictServer implements AutoCloseable {
       return this;
     }
 
-    /** Hosts another gRPC service on the same port. */
+    /**
+     * Hosts another gRPC service on the same port. The connection limits and the executor apply to
+     * it; the call guard ({@link ServerLimits#firstMessageTimeout()}, {@link
+     * ServerLimits#streamIdleTimeout()}) does not, since its calls may rightly wait on clients.
+     */
     public Builder addService(BindableService service) {
       extraServices.add(requireNonNull(service, "service"));
       return this;

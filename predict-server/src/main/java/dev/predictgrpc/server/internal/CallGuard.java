@@ -22,10 +22,10 @@ import java.util.function.LongSupplier;
  * DEADLINE_EXCEEDED naming the limit; the service's listener then receives {@code onCancel()}
  * (never {@code onComplete()}) and no further messages, so it releases what the call held.
  *
- * <p>Without it, a client could hold a call open forever by never finishing its first message or
- * by going silent mid-stream, and with it the transport's buffers, a stream slot and, after a
- * stream's header, the call's Arrow memory. gRPC's own deadline is the client's to set, so it
- * does not help against such a client.
+ * <p>Without it, a client could hold a call open forever by never finishing its first message or by
+ * going silent mid-stream, and with it the transport's buffers, a stream slot and, after a stream's
+ * header, the call's Arrow memory. gRPC's own deadline is the client's to set, so it does not help
+ * against such a client.
  *
  * <p>Time a client spends not reading responses does not count: a server that stops asking for
  * input (flow control) is not waiting for it. Nor does time the service spends handling a message.

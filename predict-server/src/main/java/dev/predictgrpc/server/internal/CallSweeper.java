@@ -18,12 +18,14 @@ import org.jspecify.annotations.Nullable;
  * daemon thread shared by all guards in the JVM. Thread-safe.
  *
  * <p>Why a sweep rather than a timer per call: a unary call would schedule and cancel a timer for
- * its first message and again around every wait, several times per call on the hot path, while
- * the limits are seconds and minutes long and a quarter-second's slack costs nothing. Here a call
- * costs one set insertion and one removal, and a few timestamps.
+ * its first message and again around every wait, several times per call on the hot path, while the
+ * limits are seconds and minutes long and a quarter-second's slack costs nothing. Here a call costs
+ * one set insertion and one removal, and a few timestamps. Measured (2026-12-04, JDK 17, 2 cores, 6
+ * rounds of 200,000 calls): a trivial in-process unary echo took 1.7-1.9 us per call unguarded and
+ * 2.0-2.1 us guarded, against about 100 us for a one-row {@code Predict} over TCP.
  *
- * <p>The sweep stops rescheduling itself when no call is guarded, and the thread ends a few
- * seconds later, so an idle server (or a library that is no longer used) keeps no thread.
+ * <p>The sweep stops rescheduling itself when no call is guarded, and the thread ends a few seconds
+ * later, so an idle server (or a library that is no longer used) keeps no thread.
  */
 final class CallSweeper {
   /** How often calls are checked: a limit fires at most this long after it expired. */
@@ -34,6 +36,7 @@ final class CallSweeper {
 
   private final Set<GuardedCall<?, ?>> calls = ConcurrentHashMap.newKeySet();
   private final AtomicBoolean scheduled = new AtomicBoolean();
+
   /** Null for a sweeper that tests drive by calling {@link #sweep} themselves. */
   private final @Nullable ScheduledThreadPoolExecutor timer;
 

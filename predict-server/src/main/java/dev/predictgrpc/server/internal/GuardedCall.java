@@ -12,9 +12,9 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * One call under a {@link CallGuard}: the {@link ServerCall} the service sees, and (through
- * {@link #listen}) the listener gRPC sees. It tracks whether the call is waiting for the client
- * and since when, and lets the {@link CallSweeper} close it.
+ * One call under a {@link CallGuard}: the {@link ServerCall} the service sees, and (through {@link
+ * #listen}) the listener gRPC sees. It tracks whether the call is waiting for the client and since
+ * when, and lets the {@link CallSweeper} close it.
  *
  * <p>Threading. gRPC runs the listener's callbacks one at a time on the call's serializing
  * executor, the service may call this {@link ServerCall} from those callbacks or other threads
@@ -22,15 +22,15 @@ import java.util.logging.Logger;
  * calls from its own thread. Two locks keep this safe:
  *
  * <ul>
- *   <li>{@code sendLock} serializes {@code sendHeaders}, {@code sendMessage}, {@code close} and
- *       the compression setters with the guard's own close, which gRPC's {@code ServerCall}
- *       (not thread-safe) could not otherwise tolerate. Once the guard has closed the call, those
+ *   <li>{@code sendLock} serializes {@code sendHeaders}, {@code sendMessage}, {@code close} and the
+ *       compression setters with the guard's own close, which gRPC's {@code ServerCall} (not
+ *       thread-safe) could not otherwise tolerate. Once the guard has closed the call, those
  *       methods do nothing, so a service finishing its work late cannot fail on a closed call.
- *   <li>{@code stateLock} guards the wait state. It is a leaf: nothing is called while holding
- *       it, so listener callbacks never wait on a send in progress. The guard decides to close
- *       under both locks ({@code sendLock} first), and a message is either counted before that
- *       decision (and the call is then no longer waiting) or dropped after it, never delivered to
- *       a call the guard has closed.
+ *   <li>{@code stateLock} guards the wait state. It is a leaf: nothing is called while holding it,
+ *       so listener callbacks never wait on a send in progress. The guard decides to close under
+ *       both locks ({@code sendLock} first), and a message is either counted before that decision
+ *       (and the call is then no longer waiting) or dropped after it, never delivered to a call the
+ *       guard has closed.
  * </ul>
  *
  * <p>After the guard closed the call, gRPC reports it complete (it sent the status); the service's
@@ -120,7 +120,10 @@ final class GuardedCall<ReqT, RespT>
       guard.sweeper().remove(this);
       if (logger.isLoggable(Level.FINE)) {
         logger.fine(
-            "closing " + getMethodDescriptor().getFullMethodName() + ": " + status.getDescription());
+            "closing "
+                + getMethodDescriptor().getFullMethodName()
+                + ": "
+                + status.getDescription());
       }
       super.close(status, new Metadata());
     }

@@ -11,17 +11,17 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * The executor {@code PredictServer} runs calls and models on when the application passes none:
- * at most {@code maxThreads} daemon threads named {@code predictgrpc-server-N}, idle ones ending
- * after {@value #KEEP_ALIVE_SECONDS} s (one always stays), and an unbounded queue for work beyond
- * that. Whoever creates it owns it and shuts it down.
+ * The executor {@code PredictServer} runs calls and models on when the application passes none: at
+ * most {@code maxThreads} daemon threads named {@code predictgrpc-server-N}, idle ones ending after
+ * {@value #KEEP_ALIVE_SECONDS} s (one always stays), and an unbounded queue for work beyond that.
+ * Whoever creates it owns it and shuts it down.
  *
  * <p>Why not a plain {@code ThreadPoolExecutor(max, max, ...)} with core threads timing out: that
  * starts a new thread for every task until it has {@code max} of them, idle threads or not, so a
- * server answering one call at a time would soon hold hundreds of parked threads (the default
- * bound is 64 per processor). Here a task goes to an idle thread if one is waiting, else to a new
- * thread while fewer than {@code max} exist, and only then to the queue, as gRPC's default cached
- * pool behaves below the bound.
+ * server answering one call at a time would soon hold hundreds of parked threads (the default bound
+ * is 64 per processor). Here a task goes to an idle thread if one is waiting, else to a new thread
+ * while fewer than {@code max} exist, and only then to the queue, as gRPC's default cached pool
+ * behaves below the bound.
  *
  * <p>Thread-safe, like any {@link ThreadPoolExecutor}.
  */
@@ -90,8 +90,8 @@ public final class ServerExecutor {
 
     /**
      * Threads created and not yet ended. {@link ThreadPoolExecutor#getPoolSize()} would say the
-     * same but takes the pool's main lock on every task; this is only a hint, since the pool
-     * itself enforces the bound.
+     * same but takes the pool's main lock on every task; this is only a hint, since the pool itself
+     * enforces the bound.
      */
     private final transient AtomicInteger live;
 

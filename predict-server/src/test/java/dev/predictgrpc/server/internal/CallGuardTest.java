@@ -42,6 +42,7 @@ class CallGuardTest {
     final List<String> events = Collections.synchronizedList(new ArrayList<>());
     final int initialRequest;
     volatile @Nullable ServerCall<String, String> call;
+
     /** Runs inside onMessage, after the message is recorded. */
     volatile Runnable duringMessage = () -> {};
 
@@ -50,7 +51,8 @@ class CallGuardTest {
     }
 
     @Override
-    public ServerCall.Listener<String> startCall(ServerCall<String, String> call, Metadata headers) {
+    public ServerCall.Listener<String> startCall(
+        ServerCall<String, String> call, Metadata headers) {
       this.call = call;
       if (initialRequest > 0) {
         call.request(initialRequest);
@@ -279,7 +281,8 @@ class CallGuardTest {
       CallSweeper sweeper = CallSweeper.manual();
       CallGuard guard = new CallGuard(FIRST, IDLE, dropped::add, sweeper, clock::get);
       Service service = new Service(1);
-      ServerCall.Listener<String> listener = guard.interceptCall(transport, new Metadata(), service);
+      ServerCall.Listener<String> listener =
+          guard.interceptCall(transport, new Metadata(), service);
       advance(FIRST);
       long due = clock.get();
 
@@ -349,7 +352,8 @@ class CallGuardTest {
       CallSweeper sweeper = CallSweeper.manual();
       CallGuard guard = new CallGuard(FIRST, IDLE, m -> {}, sweeper, clock::get);
       Service service = new Service(1);
-      ServerCall.Listener<String> listener = guard.interceptCall(transport, new Metadata(), service);
+      ServerCall.Listener<String> listener =
+          guard.interceptCall(transport, new Metadata(), service);
       advance(FIRST);
       long due = clock.get();
 

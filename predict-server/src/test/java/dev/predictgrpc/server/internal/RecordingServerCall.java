@@ -17,10 +17,10 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * A stand-in for the transport's {@link ServerCall}, strict where gRPC's own is: it rejects a
- * message or close after close, and it records any two threads inside its outbound methods at
- * once (gRPC's calls are not thread-safe, and would corrupt rather than complain). Tests of
- * {@link GuardedCall} drive the guard and the listener directly through it, so they control the
- * order of events exactly. Thread-safe.
+ * message or close after close, and it records any two threads inside its outbound methods at once
+ * (gRPC's calls are not thread-safe, and would corrupt rather than complain). Tests of {@link
+ * GuardedCall} drive the guard and the listener directly through it, so they control the order of
+ * events exactly. Thread-safe.
  */
 final class RecordingServerCall extends ServerCall<String, String> {
   static final MethodDescriptor.Marshaller<String> STRINGS =
