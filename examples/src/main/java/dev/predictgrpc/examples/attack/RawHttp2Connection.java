@@ -34,6 +34,7 @@ import io.netty.handler.codec.http2.Http2ResetFrame;
 import io.netty.handler.codec.http2.Http2Settings;
 import io.netty.util.ReferenceCountUtil;
 import java.io.ByteArrayOutputStream;
+import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -81,6 +82,12 @@ public final class RawHttp2Connection implements AutoCloseable {
 
   /** Connects to {@code host:port} in plaintext (HTTP/2 with prior knowledge, as gRPC does). */
   public static RawHttp2Connection connect(String host, int port) throws InterruptedException {
+    return connect(host, port, null);
+  }
+
+  /** As {@link #connect(String, int)}, from {@code localHost} (any port) unless it is null. */
+  public static RawHttp2Connection connect(String host, int port, @Nullable String localHost)
+      throws InterruptedException {
     EventLoopGroup group = new MultiThreadIoEventLoopGroup(1, NioIoHandler.newFactory());
     try {
       Http2FrameCodec codec =
@@ -100,7 +107,9 @@ public final class RawHttp2Connection implements AutoCloseable {
                       ch.pipeline().addLast(codec, inbound);
                     }
                   })
-              .connect(host, port)
+              .connect(
+                  new InetSocketAddress(host, port),
+                  localHost == null ? null : new InetSocketAddress(localHost, 0))
               .sync()
               .channel();
       RawHttp2Connection connection =

@@ -6,7 +6,6 @@ package dev.predictgrpc.examples.attack;
 import com.google.protobuf.ByteString;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One attack as the {@code attack} benchmark runs it: for a given time, against a server at a
- * loopback port, counting how the attacker's calls ended. Each scenario opens its own connections
+ * loopback port, from the attacker's own address ({@link AttackerChannels}), counting how the
+ * attacker's calls ended. Each scenario opens its own connections
  * and closes them (cancelling whatever is still open) when its time is up, so the next one starts
  * from a quiet server.
  */
@@ -124,7 +124,7 @@ public enum Scenario {
       byte[] framed =
           RawHttp2Connection.grpcFrame(
               HostileUnary.request("echo", IpcWriter.zeros((4 << 20) - 64)).toByteArray());
-      try (RawHttp2Connection connection = RawHttp2Connection.connect("127.0.0.1", target.port)) {
+      try (RawHttp2Connection connection = AttackerChannels.raw(target.port)) {
         List<RawHttp2Connection.RawCall> calls = new ArrayList<>();
         for (int i = 0; i < 100; i++) {
           calls.add(
@@ -156,7 +156,7 @@ public enum Scenario {
       long resets = 0;
       while (System.nanoTime() < deadline) {
         try (RawHttp2Connection connection =
-            RawHttp2Connection.connect("127.0.0.1", target.port)) {
+            AttackerChannels.raw(target.port)) {
           Duration left = Duration.ofNanos(Math.max(1, deadline - System.nanoTime()));
           resets +=
               connection.rapidReset(RawHttp2Connection.PREDICT_STREAM_PATH, Integer.MAX_VALUE, left);
@@ -234,11 +234,7 @@ public enum Scenario {
     }
 
     ManagedChannel channel() {
-      ManagedChannel channel =
-          NettyChannelBuilder.forAddress("127.0.0.1", port)
-              .usePlaintext()
-              .maxInboundMessageSize(64 << 20)
-              .build();
+      ManagedChannel channel = AttackerChannels.open(port);
       channels.add(channel);
       return channel;
     }

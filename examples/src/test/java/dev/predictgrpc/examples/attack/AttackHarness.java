@@ -8,7 +8,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.server.ServerLimits;
 import io.grpc.ManagedChannel;
-import io.grpc.netty.shaded.io.grpc.netty.NettyChannelBuilder;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -18,8 +17,8 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.jspecify.annotations.Nullable;
 
 /**
- * One attack's stage: a server under attack on loopback TCP, channels for the attacker, a
- * well-behaved client on its own connection, a watch on the server's memory and threads, and a
+ * One attack's stage: a server under attack on loopback TCP, channels for the attacker (from
+ * 127.0.0.2, so the server sees another client), a well-behaved client on its own connection, a watch on the server's memory and threads, and a
  * capture of what the server logs. {@link #finish} stops the instruments, prints the attack's
  * report line and returns it for assertions; {@link #close()} releases everything, the server
  * last, so that the test's allocator can prove nothing leaked.
@@ -100,21 +99,19 @@ final class AttackHarness implements AutoCloseable {
     return "127.0.0.1:" + server.port();
   }
 
-  /** A new attacker channel (its own TCP connection), shut down by {@link #close()}. */
+  /**
+   * A new attacker channel (its own TCP connection, from the attacker's address), shut down by
+   * {@link #close()}.
+   */
   ManagedChannel channel() {
-    ManagedChannel channel =
-        NettyChannelBuilder.forAddress("127.0.0.1", server.port())
-            .usePlaintext()
-            // Big enough to read any answer, so a status is never lost to the client's own limit.
-            .maxInboundMessageSize(64 << 20)
-            .build();
+    ManagedChannel channel = AttackerChannels.open(server.port());
     channels.add(channel);
     return channel;
   }
 
-  /** A raw HTTP/2 connection to the server, closed by {@link #close()}. */
+  /** A raw HTTP/2 connection from the attacker's address, closed by {@link #close()}. */
   RawHttp2Connection rawConnection() throws InterruptedException {
-    RawHttp2Connection connection = RawHttp2Connection.connect("127.0.0.1", server.port());
+    RawHttp2Connection connection = AttackerChannels.raw(server.port());
     resources.add(connection);
     return connection;
   }

@@ -87,12 +87,14 @@ class MemoryAttacksTest {
                   + ")");
 
       assertThat(h.outcome.count(Status.Code.RESOURCE_EXHAUSTED)).isPositive();
+      String refusal = h.outcome.firstMessage(Status.Code.RESOURCE_EXHAUSTED);
       assertRefused(
-          Status.RESOURCE_EXHAUSTED.withDescription(
-              h.outcome.firstMessage(Status.Code.RESOURCE_EXHAUSTED)),
+          Status.RESOURCE_EXHAUSTED.withDescription(refusal),
           Status.Code.RESOURCE_EXHAUSTED,
-          "maxServerMemoryBytes=" + BUDGET);
-      assertThat(heldAtFull).as("held at the attack's peak").isGreaterThan(BUDGET / 2);
+          "the call to model 'echo:1' does not fit in");
+      // The server's budget, or the client's share of it where the server has one.
+      assertThat(refusal).containsAnyOf("maxServerMemoryBytes=", "maxClientMemoryBytes=");
+      assertThat(heldAtFull).as("held at the attack's peak").isGreaterThan(16L << 20);
       // The allocator's own peak counts only what it granted; a sample of allocatedBytes() may
       // catch a refused request in the instant Arrow adds it before checking the limit.
       assertThat(report.allocatorPeakBytes()).isLessThanOrEqualTo(BUDGET);
@@ -104,12 +106,15 @@ class MemoryAttacksTest {
   }
 
   @Disabled(
-      "server weakness: one client may pin the whole maxServerMemoryBytes with held input (bytes"
-          + " of announced, incomplete batch bodies count against the service budget, and no"
-          + " per-client share exists; maxCallMemoryBytes, 512 MiB by default, exceeds the"
-          + " budget), and keep it pinned for as long as it likes by sending an empty chunk now"
-          + " and then, which costs no memory but resets streamIdleTimeout; meanwhile every"
-          + " other client's calls fail with RESOURCE_EXHAUSTED naming maxServerMemoryBytes")
+      "server weakness on this branch's base (7bd4e16): one client may pin the whole"
+          + " maxServerMemoryBytes with held input (bytes of announced, incomplete batch bodies"
+          + " count against the service budget and no per-client share exists;"
+          + " maxCallMemoryBytes, 512 MiB by default, exceeds the budget), so every other"
+          + " client's calls fail with RESOURCE_EXHAUSTED naming maxServerMemoryBytes, for as"
+          + " long as the attacker sends an empty chunk now and then (no memory, but it resets"
+          + " streamIdleTimeout). On main, 6369b1c (maxClientMemoryBytes, a quarter of the budget)"
+          + " confines the attacker to its share and this test passes: enable it once main is"
+          + " merged")
   @Test
   void heldInputFillingTheBudget_doesNotDenyServiceToOtherClients() throws Exception {
     try (AttackHarness h = AttackHarness.start(arrow.allocator(), limits())) {
