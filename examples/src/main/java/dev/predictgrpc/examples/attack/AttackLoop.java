@@ -11,8 +11,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 
 /**
- * Repeats an attack call for a while with a few calls in flight, counting how each ended: the
- * shape of a client that keeps sending the same hostile request. Holds no state between runs.
+ * Repeats an attack call for a while with a few calls in flight, counting how each ended: the shape
+ * of a client that keeps sending the same hostile request. Holds no state between runs.
  */
 public final class AttackLoop {
   private AttackLoop() {}

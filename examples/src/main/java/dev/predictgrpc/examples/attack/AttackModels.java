@@ -16,8 +16,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * The models an attacked server hosts: {@code echo} (any input, returned as is), {@code score}
- * (declares its input, so schema checks apply) and {@code sleepy} (holds its thread, as a slow
- * real model would).
+ * (declares its input, so schema checks apply) and {@code sleepy} (holds its thread, as a slow real
+ * model would). Each model is stateless, so one instance serves concurrent calls.
  */
 public final class AttackModels {
   private static final FieldType FLOAT32 =

@@ -12,7 +12,8 @@ import org.apache.arrow.memory.BufferAllocator;
 
 /**
  * Starts the server under attack: {@link AttackModels} on a loopback port chosen by the system,
- * with the given limits. Its calls take Arrow memory from a child of the caller's allocator.
+ * with the given limits. Its calls take Arrow memory from a child of the caller's allocator. Holds
+ * no state; safe from any thread.
  */
 public final class AttackServer {
   /**
@@ -24,8 +25,8 @@ public final class AttackServer {
   private AttackServer() {}
 
   /**
-   * The limits an attacked server runs with unless a test says otherwise: a small memory budget
-   * (so that an attack that gets through shows at once), and the library's defaults for the rest.
+   * The limits an attacked server runs with unless a test says otherwise: a small memory budget (so
+   * that an attack that gets through shows at once), and the library's defaults for the rest.
    */
   public static ServerLimits.Builder smallBudget(long serverMemoryBytes) {
     return ServerLimits.builder().maxServerMemoryBytes(serverMemoryBytes);
@@ -37,8 +38,8 @@ public final class AttackServer {
    *
    * @param sleepMillis how long the {@code sleepy} model sleeps per batch
    */
-  public static PredictServer start(BufferAllocator allocator, ServerLimits limits, long sleepMillis)
-      throws IOException {
+  public static PredictServer start(
+      BufferAllocator allocator, ServerLimits limits, long sleepMillis) throws IOException {
     PredictServer.Builder builder =
         PredictServer.builder(allocator)
             .bindAddress("127.0.0.1")

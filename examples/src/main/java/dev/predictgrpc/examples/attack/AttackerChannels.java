@@ -11,8 +11,8 @@ import java.net.SocketAddress;
 
 /**
  * Connections for the attacker, from a loopback address of its own. A server without an
- * authenticator tells clients apart by IP address (per-client stream slots and memory share), so
- * an attacker on 127.0.0.1 next to the well-behaved client would be the same client to it: the
+ * authenticator tells clients apart by IP address (per-client stream slots and memory share), so an
+ * attacker on 127.0.0.1 next to the well-behaved client would be the same client to it: the
  * attacker connects from {@value #ATTACKER_HOST}, as another machine would. Holds no state; safe
  * from any thread.
  */
@@ -23,8 +23,8 @@ public final class AttackerChannels {
   private AttackerChannels() {}
 
   /**
-   * A new channel to the server at 127.0.0.1:{@code port}, connecting from {@value
-   * #ATTACKER_HOST}. The caller owns it and must shut it down.
+   * A new channel to the server at 127.0.0.1:{@code port}, connecting from {@value #ATTACKER_HOST}.
+   * The caller owns it and must shut it down.
    */
   public static ManagedChannel open(int port) {
     return NettyChannelBuilder.forAddress("127.0.0.1", port)

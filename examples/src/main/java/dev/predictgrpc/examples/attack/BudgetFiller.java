@@ -13,26 +13,30 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Fills a server's memory budget with input it must hold: streams that announce a 62 MB batch
- * body, send part of it and go quiet. The server counts every byte it holds against its budget,
- * so this attacker pays a byte for each byte it pins, but one client may pin the whole budget.
+ * Fills a server's memory budget with input it must hold: streams that announce a 62 MB batch body,
+ * send part of it and go quiet. The server counts every byte it holds against its budget, so this
+ * attacker pays a byte for each byte it pins, but one client may pin the whole budget.
  *
- * <p>It sees only what any client sees, refusals: it fills with big pieces, and each time a
- * stream is refused (which frees that stream's bytes) it carries on with smaller pieces on new
- * streams, until the pieces are a few KiB. Not thread-safe; one attacker per instance.
+ * <p>It sees only what any client sees, refusals: it fills with big pieces, and each time a stream
+ * is refused (which frees that stream's bytes) it carries on with smaller pieces on new streams,
+ * until the pieces are a few KiB. Not thread-safe; one attacker per instance.
  */
 public final class BudgetFiller {
   private static final int COLUMNS = 4;
   private static final long ROWS = 3_900_000;
+
   /** The smallest piece worth sending: the server counts held input in 4 KiB granules. */
   private static final int SMALLEST_PIECE = 4 << 10;
+
   /** How long the server is given to count a piece before the next one goes out. */
   private static final long SETTLE_MILLIS = 3;
+
   /** How often the holding streams send an empty chunk while the fill goes on. */
   private static final Duration PING_PERIOD = Duration.ofMillis(250);
 
   private final Channel channel;
   private final StatusTally refusals;
+
   /** Open streams and the body bytes each has sent. */
   private final Map<HostileStream, Long> holding = new LinkedHashMap<>();
 
@@ -43,8 +47,8 @@ public final class BudgetFiller {
 
   /**
    * Fills the budget of the server behind {@code channel}, opening at most {@code maxStreams}
-   * streams and stopping after {@code timeout}; the streams stay open, idle, until the server
-   * ends them or {@link #cancel()}. Statuses of refused streams go to {@code refusals}.
+   * streams and stopping after {@code timeout}; the streams stay open, idle, until the server ends
+   * them or {@link #cancel()}. Statuses of refused streams go to {@code refusals}.
    */
   public static BudgetFiller fill(
       Channel channel, int maxStreams, Duration timeout, StatusTally refusals)
@@ -122,9 +126,9 @@ public final class BudgetFiller {
 
   /**
    * Keeps the budget full for {@code duration}: every {@code period}, an empty chunk on each
-   * holding stream, and one more granule on a new stream (up to {@code maxStreams}) in case
-   * memory was freed meanwhile. An empty chunk costs the server no memory, but it is a message,
-   * and the server's idle timeout counts the time between messages.
+   * holding stream, and one more granule on a new stream (up to {@code maxStreams}) in case memory
+   * was freed meanwhile. An empty chunk costs the server no memory, but it is a message, and the
+   * server's idle timeout counts the time between messages.
    */
   public void keepAlive(Duration period, Duration duration, int maxStreams)
       throws InterruptedException {
@@ -149,7 +153,9 @@ public final class BudgetFiller {
     return List.copyOf(holding.keySet());
   }
 
-  /** Body bytes sent on streams still open when filling stopped (an upper bound of what is held). */
+  /**
+   * Body bytes sent on streams still open when filling stopped (an upper bound of what is held).
+   */
   public long bytesSent() {
     return holding.values().stream().mapToLong(Long::longValue).sum();
   }
@@ -163,7 +169,8 @@ public final class BudgetFiller {
     long deadline = System.nanoTime() + timeout.toNanos();
     List<Status> statuses = new ArrayList<>();
     for (HostileStream stream : holding.keySet()) {
-      Status status = stream.awaitStatus(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
+      Status status =
+          stream.awaitStatus(Duration.ofNanos(Math.max(1, deadline - System.nanoTime())));
       if (status != null) {
         statuses.add(status);
       }

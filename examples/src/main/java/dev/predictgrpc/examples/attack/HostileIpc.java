@@ -28,8 +28,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * The input a hostile client sends: Arrow IPC bytes that are valid, truncated, or that declare far
- * more than they carry. Each method documents what the bytes claim and what they really hold.
- * Holds no state; safe from any thread.
+ * more than they carry. Each method documents what the bytes claim and what they really hold. Holds
+ * no state; safe from any thread.
  */
 public final class HostileIpc {
   /** One nullable int32 column, {@code x}. */
@@ -64,8 +64,8 @@ public final class HostileIpc {
 
   /**
    * The schema and a record batch header announcing an honest int32 batch of {@code rows} rows
-   * ({@code 4 * rows} bytes of body), but none of its body: the sender decides how much of the
-   * body follows, if any. The body-reservation attack sends a few hundred bytes and goes quiet.
+   * ({@code 4 * rows} bytes of body), but none of its body: the sender decides how much of the body
+   * follows, if any. The body-reservation attack sends a few hundred bytes and goes quiet.
    */
   public static ByteString announcedBody(long rows) {
     return announcedBody(1, rows);
@@ -73,8 +73,7 @@ public final class HostileIpc {
 
   /**
    * As {@link #announcedBody(long)}, with {@code columns} int32 columns: 4 columns of 3.9M rows
-   * announce a 62 MB body, just under the default {@code maxMessageBytes} and {@code
-   * maxBatchRows}.
+   * announce a 62 MB body, just under the default {@code maxMessageBytes} and {@code maxBatchRows}.
    */
   public static ByteString announcedBody(int columns, long rows) {
     BatchHeader header = BatchHeader.rows(rows);
@@ -117,8 +116,8 @@ public final class HostileIpc {
   /**
    * A stream of {@code columns} empty struct columns whose batch declares {@code rows} rows and
    * carries nothing at all: no validity bitmap, an empty body. Each column would make Arrow
-   * allocate a bitmap of {@code rows / 8} bytes, so 16 bytes of header per column turn into 512
-   * KiB at 4M rows.
+   * allocate a bitmap of {@code rows / 8} bytes, so 16 bytes of header per column turn into 512 KiB
+   * at 4M rows.
    */
   public static ByteString emptyStructs(int columns, long rows) {
     BatchHeader header = BatchHeader.rows(rows);

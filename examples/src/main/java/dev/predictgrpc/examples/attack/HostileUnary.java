@@ -40,7 +40,8 @@ public final class HostileUnary {
    */
   public static CompletableFuture<Status> start(
       Channel channel, PredictRequest request, boolean gzip, Duration deadline) {
-    CallOptions options = CallOptions.DEFAULT.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    CallOptions options =
+        CallOptions.DEFAULT.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
     if (gzip) {
       options = options.withCompression("gzip");
     }

@@ -41,9 +41,9 @@ public final class IpcWriter {
   }
 
   /**
-   * Frames a message: the continuation token, the metadata length (padded so the body starts on
-   * an 8-byte boundary), the metadata and its padding, then {@code body} as given. The body need
-   * not be as long as the metadata declares; that is the point of writing messages by hand.
+   * Frames a message: the continuation token, the metadata length (padded so the body starts on an
+   * 8-byte boundary), the metadata and its padding, then {@code body} as given. The body need not
+   * be as long as the metadata declares; that is the point of writing messages by hand.
    */
   public static ByteString frame(ByteBuffer metadata, ByteString body) {
     int length = metadata.remaining();
@@ -74,8 +74,8 @@ public final class IpcWriter {
   }
 
   /**
-   * The header of one record batch, declared field by field. Nothing is checked: nodes, buffers
-   * and the body length are written exactly as given. Not thread-safe; build, then frame.
+   * The header of one record batch, declared field by field. Nothing is checked: nodes, buffers and
+   * the body length are written exactly as given. Not thread-safe; build, then frame.
    */
   public static final class BatchHeader {
     private final long rows;
@@ -117,9 +117,7 @@ public final class IpcWriter {
       return offset + ((length * 4 + 7) & ~7L);
     }
 
-    /**
-     * The body length to declare. Default: the end of the furthest buffer, rounded up to 8.
-     */
+    /** The body length to declare. Default: the end of the furthest buffer, rounded up to 8. */
     public BatchHeader bodyLength(long bodyLength) {
       this.bodyLength = bodyLength;
       return this;

@@ -49,9 +49,9 @@ import org.jspecify.annotations.Nullable;
  * takes them. grpc-java's own client always finishes a message it starts and queues calls beyond
  * the server's stream limit, so it cannot make these attacks.
  *
- * <p>Built on Netty's HTTP/2 frame codec (the unshaded Netty on the examples' class path), with
- * one event-loop thread per connection. Thread-safe: frames written from any thread are queued to
- * that loop in order.
+ * <p>Built on Netty's HTTP/2 frame codec (the unshaded Netty on the examples' class path), with one
+ * event-loop thread per connection. Thread-safe: frames written from any thread are queued to that
+ * loop in order.
  */
 public final class RawHttp2Connection implements AutoCloseable {
   /** The {@code Predict} method's HTTP/2 path. */
@@ -157,7 +157,8 @@ public final class RawHttp2Connection implements AutoCloseable {
               () -> {
                 for (int i = 0; i < burst && channel.isActive(); i++) {
                   Http2FrameStream stream = inbound.newStream();
-                  channel.write(new DefaultHttp2HeadersFrame(requestHeaders(path), false).stream(stream));
+                  channel.write(
+                      new DefaultHttp2HeadersFrame(requestHeaders(path), false).stream(stream));
                   channel.write(new DefaultHttp2ResetFrame(Http2Error.CANCEL).stream(stream));
                 }
                 channel.flush();
@@ -300,7 +301,9 @@ public final class RawHttp2Connection implements AutoCloseable {
       this.stream = stream;
     }
 
-    /** Sends {@code bytes} as DATA (HTTP/2 flow control paces them), optionally ending the input. */
+    /**
+     * Sends {@code bytes} as DATA (HTTP/2 flow control paces them), optionally ending the input.
+     */
     public RawCall data(byte[] bytes, int offset, int length, boolean endStream) {
       connection.writeData(stream, Unpooled.wrappedBuffer(bytes, offset, length), endStream);
       return this;
@@ -312,8 +315,8 @@ public final class RawHttp2Connection implements AutoCloseable {
     }
 
     /**
-     * The call's status: from the server's trailers (grpc-status and grpc-message), or made up
-     * from a RST_STREAM or a closed connection the way gRPC clients report them.
+     * The call's status: from the server's trailers (grpc-status and grpc-message), or made up from
+     * a RST_STREAM or a closed connection the way gRPC clients report them.
      */
     public CompletableFuture<Status> status() {
       return status;

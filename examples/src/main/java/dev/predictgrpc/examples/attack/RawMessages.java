@@ -22,8 +22,8 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * gRPC calls whose messages are arbitrary bytes rather than protobuf: the same methods as the
- * generated stubs, with a marshaller that sends whatever it is given, so a message can be
- * malformed protobuf. Holds no state; safe from any thread.
+ * generated stubs, with a marshaller that sends whatever it is given, so a message can be malformed
+ * protobuf. Holds no state; safe from any thread.
  */
 public final class RawMessages {
   private static final MethodDescriptor.Marshaller<byte[]> BYTES =
@@ -48,8 +48,8 @@ public final class RawMessages {
       PredictionServiceGrpc.getPredictStreamMethod().toBuilder(BYTES, BYTES).build();
 
   /**
-   * A message no protobuf parser accepts: field 2 ({@code chunk}), length-delimited, with a
-   * length running past the message's end.
+   * A message no protobuf parser accepts: field 2 ({@code chunk}), length-delimited, with a length
+   * running past the message's end.
    */
   public static final byte[] UNPARSABLE = {0x12, (byte) 0xFF, (byte) 0xFF, 0x7F, 1, 2, 3};
 

@@ -14,9 +14,9 @@ import java.util.concurrent.TimeUnit;
 /**
  * One attack as the {@code attack} benchmark runs it: for a given time, against a server at a
  * loopback port, from the attacker's own address ({@link AttackerChannels}), counting how the
- * attacker's calls ended. Each scenario opens its own connections
- * and closes them (cancelling whatever is still open) when its time is up, so the next one starts
- * from a quiet server.
+ * attacker's calls ended. Each scenario opens its own connections and closes them (cancelling
+ * whatever is still open) when its time is up, so the next one starts from a quiet server. A
+ * scenario holds no state between runs; run one at a time per server, so its figures are its own.
  */
 public enum Scenario {
   /** No attack: the well-behaved client alone. */
@@ -155,13 +155,15 @@ public enum Scenario {
       long deadline = System.nanoTime() + duration.toNanos();
       long resets = 0;
       while (System.nanoTime() < deadline) {
-        try (RawHttp2Connection connection =
-            AttackerChannels.raw(target.port)) {
+        try (RawHttp2Connection connection = AttackerChannels.raw(target.port)) {
           Duration left = Duration.ofNanos(Math.max(1, deadline - System.nanoTime()));
           resets +=
-              connection.rapidReset(RawHttp2Connection.PREDICT_STREAM_PATH, Integer.MAX_VALUE, left);
+              connection.rapidReset(
+                  RawHttp2Connection.PREDICT_STREAM_PATH, Integer.MAX_VALUE, left);
           try {
-            connection.closed().get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
+            connection
+                .closed()
+                .get(Math.max(1, deadline - System.nanoTime()), TimeUnit.NANOSECONDS);
             tally.add(
                 "CONNECTION_CLOSED",
                 "by the server"

@@ -16,8 +16,9 @@ import java.util.function.LongSupplier;
 /**
  * Samples a server's resources while an attack runs, and keeps the peaks: its Arrow memory (the
  * service's budget), the JVM's direct buffers (where the gRPC transport keeps what it has
- * received), heap in use, the process's resident set and the server's call threads. Sampling every few milliseconds catches
- * what a before/after comparison would miss: memory taken and given back during the attack.
+ * received), heap in use, the process's resident set and the server's call threads. Sampling every
+ * few milliseconds catches what a before/after comparison would miss: memory taken and given back
+ * during the attack.
  *
  * <p>Thread-safe.
  */
@@ -26,8 +27,8 @@ public final class ServerWatch implements AutoCloseable {
   public static final String SERVER_THREAD_PREFIX = "predictgrpc-server-";
 
   /**
-   * Peaks seen so far, all in bytes except {@code serverThreads}; {@code rssBytes} is the
-   * process's resident set (-1 where /proc is missing).
+   * Peaks seen so far, all in bytes except {@code serverThreads}; {@code rssBytes} is the process's
+   * resident set (-1 where /proc is missing).
    */
   public record Peaks(
       long arrowBytes, long directBytes, long heapBytes, long rssBytes, int serverThreads) {
@@ -99,7 +100,9 @@ public final class ServerWatch implements AutoCloseable {
     }
   }
 
-  /** Bytes of the JVM's direct buffers in use now (what {@code ByteBuffer.allocateDirect} holds). */
+  /**
+   * Bytes of the JVM's direct buffers in use now (what {@code ByteBuffer.allocateDirect} holds).
+   */
   public static long directBytes() {
     for (BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(BufferPoolMXBean.class)) {
       if (pool.getName().equals("direct")) {

@@ -23,8 +23,8 @@ public final class WideSchema {
   private WideSchema() {}
 
   /**
-   * A framed Schema message of {@code fields} nullable int32 columns named {@code c0}, {@code
-   * c1}, ...; about 36 bytes per field.
+   * A framed Schema message of {@code fields} nullable int32 columns named {@code c0}, {@code c1},
+   * ...; about 36 bytes per field.
    */
   public static ByteString message(int fields) {
     FlatBufferBuilder builder = new FlatBufferBuilder(Math.max(1024, fields * 40));

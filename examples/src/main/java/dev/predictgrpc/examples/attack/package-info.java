@@ -2,8 +2,8 @@
  * Licensed under the Apache License, Version 2.0.
  */
 /**
- * A toolkit for acting as a hostile client against a predict-grpc server over real TCP:
- * hand-built Arrow IPC bytes that declare more than they carry ({@link
+ * A toolkit for acting as a hostile client against a predict-grpc server over real TCP: hand-built
+ * Arrow IPC bytes that declare more than they carry ({@link
  * dev.predictgrpc.examples.attack.IpcWriter}, {@link dev.predictgrpc.examples.attack.HostileIpc}),
  * gRPC calls driven message by message ({@link dev.predictgrpc.examples.attack.HostileStream},
  * {@link dev.predictgrpc.examples.attack.HostileUnary}), HTTP/2 frames below any gRPC library

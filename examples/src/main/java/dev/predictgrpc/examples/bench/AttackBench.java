@@ -18,10 +18,11 @@ import org.apache.arrow.memory.RootAllocator;
 
 /**
  * The attack benchmark: {@code java -jar predict-grpc-examples.jar attack [options]}. Starts a
- * predict-grpc server with a small memory budget in a child JVM with capped heap and direct
- * memory, then runs each attack in turn for a few seconds while a well-behaved client, on its own
+ * predict-grpc server with a small memory budget in a child JVM with capped heap and direct memory,
+ * then runs each attack in turn for a few seconds while a well-behaved client, on its own
  * connection, makes small Predict calls; prints per attack the client's latency and errors, the
- * server's peaks and how the attacker's calls ended. See the README beside this class.
+ * server's peaks and how the attacker's calls ended. See ATTACK.md beside this class. Runs on the
+ * calling thread, one run at a time.
  */
 public final class AttackBench {
   static final String USAGE =
@@ -95,8 +96,7 @@ public final class AttackBench {
       }
     }
     AttackReport.print(rows, out);
-    out.printf(
-        Locale.ROOT, "%n(the whole run took %.0f s)%n", (System.nanoTime() - started) / 1e9);
+    out.printf(Locale.ROOT, "%n(the whole run took %.0f s)%n", (System.nanoTime() - started) / 1e9);
   }
 
   private Row runOne(Scenario scenario, ChildJvm server, int port, BufferAllocator allocator)

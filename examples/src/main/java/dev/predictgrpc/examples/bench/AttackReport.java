@@ -51,7 +51,8 @@ final class AttackReport {
             + " Arrow end: Arrow memory still held once the attack's connections were closed.");
     out.println();
     for (AttackBench.Row row : rows) {
-      out.printf(Locale.ROOT, "%-17s attacker: %s%n", row.scenario().label(), row.outcome().codes());
+      out.printf(
+          Locale.ROOT, "%-17s attacker: %s%n", row.scenario().label(), row.outcome().codes());
       String quote = row.outcome().toString();
       if (!row.outcome().codes().equals("none")) {
         out.printf(Locale.ROOT, "%-17s   %s%n", "", cap(quote));
@@ -61,7 +62,10 @@ final class AttackReport {
       }
       if (row.client().failures() > 0) {
         out.printf(
-            Locale.ROOT, "%-17s   client failures: %s%n", "", cap(row.client().failureSamples().get(0)));
+            Locale.ROOT,
+            "%-17s   client failures: %s%n",
+            "",
+            cap(row.client().failureSamples().get(0)));
       }
     }
   }

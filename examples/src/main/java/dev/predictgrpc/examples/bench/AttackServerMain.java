@@ -78,8 +78,8 @@ public final class AttackServerMain {
   }
 
   /**
-   * Counts what the server logs at INFO and above (gRPC reports a connection it tore down at
-   * INFO), by level and first line. Thread-safe.
+   * Counts what the server logs at INFO and above (gRPC reports a connection it tore down at INFO),
+   * by level and first line. Thread-safe.
    */
   private static final class LogTally extends Handler implements AutoCloseable {
     private static final int MAX_LINE_CHARS = 240;

@@ -18,10 +18,11 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * One attack's stage: a server under attack on loopback TCP, channels for the attacker (from
- * 127.0.0.2, so the server sees another client), a well-behaved client on its own connection, a watch on the server's memory and threads, and a
- * capture of what the server logs. {@link #finish} stops the instruments, prints the attack's
- * report line and returns it for assertions; {@link #close()} releases everything, the server
- * last, so that the test's allocator can prove nothing leaked.
+ * 127.0.0.2, so the server sees another client), a well-behaved client on its own connection, a
+ * watch on the server's memory and threads, and a capture of what the server logs. {@link #finish}
+ * stops the instruments, prints the attack's report line and returns it for assertions; {@link
+ * #close()} releases everything, the server last, so that the test's allocator can prove nothing
+ * leaked.
  *
  * <p>Not thread-safe: one test thread drives it (the attack's own threads only use channels).
  */

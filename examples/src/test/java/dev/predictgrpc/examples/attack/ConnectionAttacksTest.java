@@ -25,9 +25,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Attacks on calls and connections rather than on the Arrow decoder: calls that never deliver a
- * message, streams that go quiet after their header, unary requests stalled one byte short,
- * streams opened and reset as fast as the socket allows, and a flood of slow calls. The limits
- * are shortened here (1.5 s instead of 10 s and 2 min) so the suite stays quick.
+ * message, streams that go quiet after their header, unary requests stalled one byte short, streams
+ * opened and reset as fast as the socket allows, and a flood of slow calls. The limits are
+ * shortened here (1.5 s instead of 10 s and 2 min) so the suite stays quick.
  */
 class ConnectionAttacksTest {
   private static final long BUDGET = 96L << 20;
@@ -50,8 +50,11 @@ class ConnectionAttacksTest {
 
   /** A valid stream from the attacker's address must work again once its calls have ended. */
   private static void assertStreamsWorkAgain(AttackHarness h, ManagedChannel channel) {
-    Status status = HostileStream.send(channel, "echo", HostileIpc.validIntStream(3), 1 << 20).join();
-    assertThat(status.getCode()).as("a stream after the attack: %s", status).isEqualTo(Status.Code.OK);
+    Status status =
+        HostileStream.send(channel, "echo", HostileIpc.validIntStream(3), 1 << 20).join();
+    assertThat(status.getCode())
+        .as("a stream after the attack: %s", status)
+        .isEqualTo(Status.Code.OK);
   }
 
   @Test
@@ -107,7 +110,8 @@ class ConnectionAttacksTest {
         streams.add(HostileStream.open(channel).header("echo"));
       }
       Thread.sleep(200);
-      Status oneMore = HostileStream.send(channel, "echo", HostileIpc.validIntStream(3), 1 << 20).join();
+      Status oneMore =
+          HostileStream.send(channel, "echo", HostileIpc.validIntStream(3), 1 << 20).join();
       h.outcome.add(oneMore);
       for (HostileStream stream : streams) {
         h.outcome.add(stream.awaitStatus(WAIT));
@@ -162,7 +166,9 @@ class ConnectionAttacksTest {
           .as("the transport holds the partial messages, not the Arrow budget")
           .isLessThan(1 << 20);
       assertGoodClientUnharmed(report);
-      assertThat(connection.isOpen()).as("the attacker's connection itself is not punished").isTrue();
+      assertThat(connection.isOpen())
+          .as("the attacker's connection itself is not punished")
+          .isTrue();
       h.awaitArrowReleased(Duration.ofSeconds(10));
     }
   }
@@ -213,8 +219,7 @@ class ConnectionAttacksTest {
       int window = h.limits.maxResetStreamsPerWindow();
       RawHttp2Connection connection = h.rawConnection();
 
-      int sent =
-          connection.rapidReset(RawHttp2Connection.PREDICT_STREAM_PATH, 20 * window, WAIT);
+      int sent = connection.rapidReset(RawHttp2Connection.PREDICT_STREAM_PATH, 20 * window, WAIT);
       connection.closed().get(WAIT.toSeconds(), TimeUnit.SECONDS);
       h.outcome.add(
           "CONNECTION_CLOSED",
@@ -252,7 +257,8 @@ class ConnectionAttacksTest {
       for (int c = 0; c < 2; c++) {
         ManagedChannel channel = h.channel();
         for (int i = 0; i < 48; i++) {
-          calls.add(HostileUnary.start(channel, HostileUnary.request("sleepy", input), false, WAIT));
+          calls.add(
+              HostileUnary.start(channel, HostileUnary.request("sleepy", input), false, WAIT));
         }
       }
       for (CompletableFuture<Status> call : calls) {

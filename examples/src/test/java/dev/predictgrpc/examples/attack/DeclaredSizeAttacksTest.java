@@ -35,7 +35,8 @@ class DeclaredSizeAttacksTest {
   private static Status[] sendBothWays(
       AttackHarness h, ManagedChannel channel, String model, ByteString input) {
     Status unary =
-        HostileUnary.call(channel, HostileUnary.request(model, input), false, Duration.ofSeconds(20));
+        HostileUnary.call(
+            channel, HostileUnary.request(model, input), false, Duration.ofSeconds(20));
     Status stream = HostileStream.send(channel, model, input, 64 << 10).join();
     h.outcome.add(unary);
     h.outcome.add(stream);
@@ -43,7 +44,8 @@ class DeclaredSizeAttacksTest {
   }
 
   /** Sends {@code input} over and over, from a few calls at once, for about a second. */
-  private static void repeat(AttackHarness h, ManagedChannel channel, String model, ByteString input)
+  private static void repeat(
+      AttackHarness h, ManagedChannel channel, String model, ByteString input)
       throws InterruptedException {
     AttackLoop.run(
         Duration.ofMillis(800),
@@ -59,7 +61,9 @@ class DeclaredSizeAttacksTest {
     assertThat(report.peaks().arrowBytes())
         .as("server Arrow memory while refusing")
         .isLessThanOrEqualTo(arrowBound);
-    assertThat(report.allocatorPeakBytes()).as("the service allocator's peak").isLessThanOrEqualTo(arrowBound);
+    assertThat(report.allocatorPeakBytes())
+        .as("the service allocator's peak")
+        .isLessThanOrEqualTo(arrowBound);
     assertThat(report.heapGrowthBytes()).as("heap growth").isLessThan(64L << 20);
     assertThat(report.client().failures()).as(report.client().summary()).isZero();
     assertThat(report.client().calls()).isPositive();
@@ -158,7 +162,10 @@ class DeclaredSizeAttacksTest {
           stream, Status.Code.INVALID_ARGUMENT, "record batch 0 lists 250000 buffers", "needs 2");
       for (Status status : sendBothWays(h, channel, "echo", claimed)) {
         assertRefused(
-            status, Status.Code.INVALID_ARGUMENT, "record batch 0 lists 3900000 buffers", "needs 2");
+            status,
+            Status.Code.INVALID_ARGUMENT,
+            "record batch 0 lists 3900000 buffers",
+            "needs 2");
       }
       for (int i = 0; i < 10; i++) {
         h.outcome.add(HostileStream.send(channel, "echo", listed, 1 << 20).join());

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Input that is not what the protocol asks for: other formats, absurd sizes, names and column
- * lists long enough to overflow a status trailer, compressed messages that expand past the limit,
+ * Input that is not what the protocol asks for: other formats, absurd sizes, names and column lists
+ * long enough to overflow a status trailer, compressed messages that expand past the limit,
  * requests whose echo outgrows what a client can read. Each gets a short status that names the
  * problem, and costs the server one log line at most.
  */
@@ -40,13 +40,15 @@ class MalformedInputTest {
     return AttackServer.smallBudget(BUDGET).build();
   }
 
-  private static Status unary(AttackHarness h, ManagedChannel channel, String model, ByteString in) {
+  private static Status unary(
+      AttackHarness h, ManagedChannel channel, String model, ByteString in) {
     Status status = HostileUnary.call(channel, HostileUnary.request(model, in), false, DEADLINE);
     h.outcome.add(status);
     return status;
   }
 
-  private static Status stream(AttackHarness h, ManagedChannel channel, String model, ByteString in) {
+  private static Status stream(
+      AttackHarness h, ManagedChannel channel, String model, ByteString in) {
     Status status = HostileStream.send(channel, model, in, 64 << 10).join();
     h.outcome.add(status);
     return status;
@@ -67,10 +69,13 @@ class MalformedInputTest {
       ByteString json = HostileIpc.jsonText();
       ByteString longMax = HostileIpc.bodyLengthDeclared(Long.MAX_VALUE);
 
-      for (Status status : new Status[] {unary(h, channel, "echo", file), stream(h, channel, "echo", file)}) {
-        assertRefused(status, Status.Code.INVALID_ARGUMENT, "an Arrow IPC file", "ArrowStreamWriter");
+      for (Status status :
+          new Status[] {unary(h, channel, "echo", file), stream(h, channel, "echo", file)}) {
+        assertRefused(
+            status, Status.Code.INVALID_ARGUMENT, "an Arrow IPC file", "ArrowStreamWriter");
       }
-      for (Status status : new Status[] {unary(h, channel, "echo", json), stream(h, channel, "echo", json)}) {
+      for (Status status :
+          new Status[] {unary(h, channel, "echo", json), stream(h, channel, "echo", json)}) {
         assertRefused(status, Status.Code.INVALID_ARGUMENT, "not an Arrow IPC stream");
       }
       for (Status status :
@@ -183,9 +188,10 @@ class MalformedInputTest {
   @Disabled(
       "server weakness on this branch's base (7bd4e16): a Predict request whose gzip expands past"
           + " maxInboundMessageBytes fails inside gRPC's parse of the request (ServerCallImpl"
-          + " halfClosed -> ProtoLiteUtils, before any interceptor or handler): UNKNOWN 'Application"
-          + " error processing RPC' and a SEVERE stack trace per request. Fixed on main by a5318cb"
-          + " (RequestParseGuard), where this test passes: enable it once main is merged")
+          + " halfClosed -> ProtoLiteUtils, before any interceptor or handler): UNKNOWN"
+          + " 'Application error processing RPC' and a SEVERE stack trace per request. Fixed on"
+          + " main by a5318cb (RequestParseGuard), where this test passes: enable it once main is"
+          + " merged")
   @Test
   void gzipUnaryRequestsExpandingPastTheInboundLimit_areResourceExhausted_withoutStackTraces()
       throws Exception {

@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * Attacks on the server's memory budget with input the server must hold: batch bodies announced
- * and never completed. The server may hold only what was really sent, must refuse what goes over
- * its budget naming it, and must free everything when the streams end.
+ * Attacks on the server's memory budget with input the server must hold: batch bodies announced and
+ * never completed. The server may hold only what was really sent, must refuse what goes over its
+ * budget naming it, and must free everything when the streams end.
  */
 class MemoryAttacksTest {
   private static final long BUDGET = 96L << 20;

@@ -10,8 +10,8 @@ import io.grpc.Status;
 /** What every refusal of an attack must look like to the attacker. */
 final class StatusAssertions {
   /**
-   * The longest status message we accept: the server caps messages at 768 characters (plus a
-   * short "(N characters)" note), well under the 8 KiB gRPC clients accept in a trailer.
+   * The longest status message we accept: the server caps messages at 768 characters (plus a short
+   * "(N characters)" note), well under the 8 KiB gRPC clients accept in a trailer.
    */
   static final int MAX_MESSAGE_CHARS = 800;
 
@@ -29,7 +29,8 @@ final class StatusAssertions {
     assertThat(description).hasSizeLessThanOrEqualTo(MAX_MESSAGE_CHARS).contains(fragments);
     assertThat(description)
         .as("the message gives away no internals")
-        .doesNotContain("\tat ", "Exception", "dev.predictgrpc.", "org.apache.", "io.grpc.", "io.netty.");
+        .doesNotContain(
+            "\tat ", "Exception", "dev.predictgrpc.", "org.apache.", "io.grpc.", "io.netty.");
     assertThat(status.getCause()).as("a cause would only exist on this side").isNull();
   }
 }

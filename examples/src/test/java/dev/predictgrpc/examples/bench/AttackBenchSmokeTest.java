@@ -33,8 +33,7 @@ class AttackBenchSmokeTest {
     for (String attack : new String[] {"baseline", "declared-sizes", "rapid-reset"}) {
       // attack, p50, p99, errors/calls, then the server's columns.
       Matcher row =
-          Pattern.compile(
-                  "(?m)^" + attack + "\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9]+)/([0-9]+) \\|")
+          Pattern.compile("(?m)^" + attack + "\\s+([0-9.]+)\\s+([0-9.]+)\\s+([0-9]+)/([0-9]+) \\|")
               .matcher(report);
       assertThat(row.find()).as("a row for %s in%n%s", attack, report).isTrue();
       assertThat(Integer.parseInt(row.group(4))).as("%s: client calls", attack).isPositive();
