@@ -98,8 +98,15 @@ class MemoryAttacksTest {
       // The allocator's own peak counts only what it granted; a sample of allocatedBytes() may
       // catch a refused request in the instant Arrow adds it before checking the limit.
       assertThat(report.allocatorPeakBytes()).isLessThanOrEqualTo(BUDGET);
+      // Every held stream ends with a status: the idle timeout, or a refusal when a piece it
+      // sent late found the budget full (on a loaded machine the server may count it later).
       assertThat(ended).hasSize(filler.holding().size());
-      assertThat(ended).allMatch(s -> s.getCode() == Status.Code.DEADLINE_EXCEEDED);
+      assertThat(ended)
+          .allMatch(
+              s ->
+                  s.getCode() == Status.Code.DEADLINE_EXCEEDED
+                      || s.getCode() == Status.Code.RESOURCE_EXHAUSTED);
+      assertThat(ended).anyMatch(s -> s.getCode() == Status.Code.DEADLINE_EXCEEDED);
       assertThat(report.heapGrowthBytes()).isLessThan(64L << 20);
       h.awaitArrowReleased(Duration.ofSeconds(10));
     }
