@@ -13,8 +13,8 @@ import java.util.logging.Level;
 import java.util.logging.Logger;
 
 /**
- * The examples' command line: {@code java -jar predict-grpc-examples.jar demo|serve|score|bench
- * ...}.
+ * The examples' command line: {@code java -jar predict-grpc-examples.jar
+ * demo|serve|score|bench|bench-batching|attack ...}.
  */
 public final class Main {
   /** Held so the level sticks: java.util.logging keeps only weak references to loggers. */
@@ -51,6 +51,9 @@ public final class Main {
       case "bench":
         status = Bench.run(rest, System.out);
         break;
+      case "attack":
+        status = dev.predictgrpc.examples.bench.AttackBench.run(rest, System.out);
+        break;
       case "bench-batching":
         status = dev.predictgrpc.examples.batching.BenchBatching.run(rest, System.out, System.err);
         break;
@@ -64,7 +67,8 @@ public final class Main {
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
                 + "                                        score a CSV or Arrow file on a server\n"
                 + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"
-                + "  bench-batching [--callers 256]        dynamic batching on and off under load");
+                + "  bench-batching [--callers 256]        dynamic batching on and off under load\n"
+                + "  attack [--seconds S] [--attacks ...]  hostile clients against a small-budget server");
         status = command.equals("help") ? 0 : 2;
     }
     System.exit(status);
