@@ -58,7 +58,9 @@ public final class Main {
         System.err.println(
             "usage: java -jar predict-grpc-examples.jar <command>\n"
                 + "  demo                                  serve the bundled iris model and score data\n"
-                + "  serve [--port P] NAME=model.onnx ...  serve ONNX models over gRPC\n"
+                + "  serve [--port P] [--bind ADDR] NAME[:VERSION]=model.onnx ...\n"
+                + "                                        serve ONNX models over gRPC; listens on\n"
+                + "                                        0.0.0.0 (every interface) unless --bind\n"
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
                 + "                                        score a CSV or Arrow file on a server\n"
                 + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"

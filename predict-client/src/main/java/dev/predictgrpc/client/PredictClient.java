@@ -30,7 +30,6 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -60,8 +59,33 @@ import org.jspecify.annotations.Nullable;
  * from a child of the given allocator, closed in {@link #close()}: close every result before the
  * client.
  *
+ * <p><b>Per call.</b> {@link ModelRef} names the model, version and parameters; {@link
+ * PredictOptions} sets a call's own deadline (and may set the version and parameters too), and the
+ * overloads that take it answer with a {@link Prediction}, which also names the version that
+ * answered:
+ *
+ * <pre>{@code
+ * PredictOptions options = PredictOptions.defaults().withDeadline(Duration.ofMillis(200));
+ * try (Prediction p = client.predict("iris", input, options)) {
+ *   System.out.println(p.modelVersion() + ": " + p.root().contentToTSVString());
+ * }
+ * }</pre>
+ *
  * <p><b>Errors.</b> Every failed call throws {@link PredictException} with the server's status
- * code and message. The client never retries; configure retries in gRPC's service config.
+ * code and message; {@link PredictException#isNotFound()} and its siblings name the common codes.
+ *
+ * <p><b>Retries and resumes.</b> The client itself has no catch-and-retry loop, but it is not
+ * retry-free. A client from {@link #builder(String, BufferAllocator)} installs a default gRPC
+ * service config under which gRPC retries the idempotent unary calls ({@code predict}, {@code
+ * listModels}, {@code modelInfo}) on UNAVAILABLE, up to 4 attempts with exponential backoff, so
+ * {@link PredictException#isUnavailable()} means every attempt failed ({@link
+ * Builder#serviceConfig} replaces that config; a client from {@link #create(Channel,
+ * BufferAllocator)} uses whatever config its channel has). Statistics calls are not retried.
+ * Streams are never retried from the start: a stream whose server fails with UNAVAILABLE (or a
+ * reset this side did not ask for) resumes on a new call, re-sending only the batches whose results
+ * had not arrived, so every result is delivered exactly once and in order (up to 3 times per
+ * stream; see {@link Builder#streamResumeAttempts} and {@link Builder#maxReplayBytes}). Other
+ * failures reach the caller at once.
  *
  * @since 0.1
  */
@@ -129,7 +153,8 @@ public final class PredictClient implements AutoCloseable {
 
   /**
    * A client sharing this one's channel and allocator whose calls have the given deadline each.
-   * Closing the derived client does nothing; close this one.
+   * Closing the derived client does nothing; close this one. For one call's deadline, pass {@link
+   * PredictOptions#withDeadline} to that call instead.
    */
   public PredictClient withDeadline(Duration deadline) {
     return new PredictClient(
@@ -145,12 +170,39 @@ public final class PredictClient implements AutoCloseable {
    * @throws PredictException if the call fails
    */
   public VectorSchemaRoot predict(ModelRef model, VectorSchemaRoot input) {
-    return unary.predict(model, input, callOptions());
+    return unary.predict(model, input, callOptions()).takeRoot();
   }
 
   /** Scores one small table on the latest version of the named model; see {@link #predict}. */
   public VectorSchemaRoot predict(String model, VectorSchemaRoot input) {
     return predict(ModelRef.of(model), input);
+  }
+
+  /**
+   * Scores one small table with this call's own options, and tells which version answered.
+   *
+   * <p>The caller retains ownership of {@code input}; it is not retained after this method
+   * returns. Ownership of the returned prediction passes to the caller, who must close it.
+   *
+   * @param options applied on top of {@code model} and the client's deadline; see {@link
+   *     PredictOptions}
+   * @throws PredictException if the call fails
+   * @since 0.1
+   */
+  public Prediction predict(ModelRef model, VectorSchemaRoot input, PredictOptions options) {
+    requireNonNull(options, "options");
+    return unary.predict(
+        options.apply(requireNonNull(model, "model")), input, options.callOptions(deadline));
+  }
+
+  /**
+   * Scores one small table on the named model with this call's own options; see {@link
+   * #predict(ModelRef, VectorSchemaRoot, PredictOptions)}.
+   *
+   * @since 0.1
+   */
+  public Prediction predict(String model, VectorSchemaRoot input, PredictOptions options) {
+    return predict(ModelRef.of(model), input, options);
   }
 
   /**
@@ -162,7 +214,29 @@ public final class PredictClient implements AutoCloseable {
    * it. The future fails with {@link PredictException}.
    */
   public CompletableFuture<VectorSchemaRoot> predictAsync(ModelRef model, VectorSchemaRoot input) {
-    return unary.predictAsync(model, input, callOptions());
+    return unary.predictAsync(
+        model, input, callOptions(), Prediction::takeRoot, VectorSchemaRoot::close);
+  }
+
+  /**
+   * Scores one small table without blocking, with this call's own options; see {@link
+   * #predictAsync(ModelRef, VectorSchemaRoot)}.
+   *
+   * <p>The caller retains ownership of {@code input}; it is not retained after this method
+   * returns. Ownership of the prediction the future completes with passes to the caller, who must
+   * close it. The future fails with {@link PredictException}.
+   *
+   * @since 0.1
+   */
+  public CompletableFuture<Prediction> predictAsync(
+      ModelRef model, VectorSchemaRoot input, PredictOptions options) {
+    requireNonNull(options, "options");
+    return unary.predictAsync(
+        options.apply(requireNonNull(model, "model")),
+        input,
+        options.callOptions(deadline),
+        prediction -> prediction,
+        Prediction::close);
   }
 
   /**
@@ -174,8 +248,19 @@ public final class PredictClient implements AutoCloseable {
    * close it after closing the returned stream.
    */
   public PredictionStream predictStream(ModelRef model, ArrowReader input) {
+    return predictStream(model, input, PredictOptions.defaults());
+  }
+
+  /**
+   * As {@link #predictStream(ModelRef, ArrowReader)}, with this call's own options. A deadline
+   * bounds the whole stream, resumes included.
+   *
+   * @since 0.1
+   */
+  public PredictionStream predictStream(
+      ModelRef model, ArrowReader input, PredictOptions options) {
     requireNonNull(input, "input");
-    return new PredictionStream(startStream(model, BatchSource.of(input)));
+    return new PredictionStream(startStream(model, options, BatchSource.of(input)));
   }
 
   /**
@@ -185,8 +270,19 @@ public final class PredictClient implements AutoCloseable {
    */
   public PredictionStream predictStream(
       ModelRef model, Iterator<? extends VectorSchemaRoot> input) {
+    return predictStream(model, input, PredictOptions.defaults());
+  }
+
+  /**
+   * As {@link #predictStream(ModelRef, Iterator)}, with this call's own options. A deadline bounds
+   * the whole stream, resumes included.
+   *
+   * @since 0.1
+   */
+  public PredictionStream predictStream(
+      ModelRef model, Iterator<? extends VectorSchemaRoot> input, PredictOptions options) {
     requireNonNull(input, "input");
-    return new PredictionStream(startStream(model, BatchSource.of(input)));
+    return new PredictionStream(startStream(model, options, BatchSource.of(input)));
   }
 
   /**
@@ -194,7 +290,17 @@ public final class PredictClient implements AutoCloseable {
    * from another thread.
    */
   public PredictCall openStream(ModelRef model) {
-    return new PredictCall(startStream(model, null));
+    return openStream(model, PredictOptions.defaults());
+  }
+
+  /**
+   * As {@link #openStream(ModelRef)}, with this call's own options. A deadline bounds the whole
+   * stream, resumes included.
+   *
+   * @since 0.1
+   */
+  public PredictCall openStream(ModelRef model, PredictOptions options) {
+    return new PredictCall(startStream(model, options, null));
   }
 
   /**
@@ -216,6 +322,30 @@ public final class PredictClient implements AutoCloseable {
   }
 
   /**
+   * The serving statistics of every model version the server hosts that this caller may call: the
+   * {@code GetModelStatistics} RPC. Figures are cumulative since the server started.
+   *
+   * @throws PredictException if the call fails
+   * @since 0.1
+   */
+  public List<ModelStats> statistics() {
+    return unary.statistics(null, callOptions());
+  }
+
+  /**
+   * The serving statistics of one model: of the version {@code model} names, or of every version
+   * it hosts when {@code model} names none (unlike {@link #predict}, where no version means the
+   * latest, because older versions keep serving callers that pin them). Parameters are ignored.
+   *
+   * @throws PredictException NOT_FOUND for an unknown model or version, PERMISSION_DENIED for a
+   *     model the caller may not call
+   * @since 0.1
+   */
+  public List<ModelStats> statistics(ModelRef model) {
+    return unary.statistics(requireNonNull(model, "model"), callOptions());
+  }
+
+  /**
    * Shuts down the channel if this client owns it, and closes the client's allocator.
    *
    * @throws IllegalStateException if results from this client are still open (a leak)
@@ -231,8 +361,10 @@ public final class PredictClient implements AutoCloseable {
     allocator.close();
   }
 
-  private StreamingCall startStream(ModelRef model, @Nullable BatchSource source) {
-    requireNonNull(model, "model");
+  private StreamingCall startStream(
+      ModelRef model, PredictOptions options, @Nullable BatchSource source) {
+    requireNonNull(options, "options");
+    model = options.apply(requireNonNull(model, "model"));
     StreamHeader header =
         StreamHeader.newBuilder()
             .setModel(model.toSpec())
@@ -242,16 +374,14 @@ public final class PredictClient implements AutoCloseable {
         allocator.newChildAllocator("stream-" + callIds.incrementAndGet(), 0, Long.MAX_VALUE);
     try {
       return StreamingCall.start(
-          channel, callOptions(), callAllocator, streamSettings, header, source);
+          channel, options.callOptions(deadline), callAllocator, streamSettings, header, source);
     } catch (RuntimeException e) {
       throw Statuses.toPredictException(e);
     }
   }
 
   private CallOptions callOptions() {
-    return deadline == null
-        ? CallOptions.DEFAULT
-        : CallOptions.DEFAULT.withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    return PredictOptions.defaults().callOptions(deadline);
   }
 
   private static Duration checkDeadline(Duration deadline) {

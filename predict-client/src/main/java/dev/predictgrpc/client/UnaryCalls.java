@@ -7,6 +7,8 @@ import static java.util.Objects.requireNonNull;
 
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.GetModelMetadataRequest;
+import dev.predictgrpc.api.v1.GetModelStatisticsRequest;
+import dev.predictgrpc.api.v1.GetModelStatisticsResponse;
 import dev.predictgrpc.api.v1.ListModelsRequest;
 import dev.predictgrpc.api.v1.ListModelsResponse;
 import dev.predictgrpc.api.v1.ModelMetadata;
@@ -30,6 +32,8 @@ import java.nio.channels.Channels;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.function.Consumer;
+import java.util.function.Function;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ReadChannel;
@@ -55,15 +59,15 @@ final class UnaryCalls {
 
   /**
    * Scores {@code input} in one request and waits. The caller retains ownership of {@code input};
-   * ownership of the returned root passes to the caller, who must close it.
+   * ownership of the returned prediction passes to the caller, who must close it.
    */
-  VectorSchemaRoot predict(ModelRef model, VectorSchemaRoot input, CallOptions options) {
+  Prediction predict(ModelRef model, VectorSchemaRoot input, CallOptions options) {
     PredictRequest request = request(model, input);
     try {
       PredictResponse response =
           ClientCalls.blockingUnaryCall(
               channel, PredictionServiceGrpc.getPredictMethod(), options, request);
-      return decodeSingleBatch(response.getArrowIpc());
+      return decode(response);
     } catch (RuntimeException e) {
       throw Statuses.toPredictException(e);
     }
@@ -71,15 +75,22 @@ final class UnaryCalls {
 
   /**
    * Scores {@code input} without blocking; it is serialized before this method returns. Cancelling
-   * the future cancels the call. Ownership of the root the future completes with passes to the
-   * caller.
+   * the future cancels the call. Ownership of what the future completes with passes to the caller.
+   *
+   * @param convert turns the prediction into the result the caller wants (the prediction itself,
+   *     or its root), on gRPC's callback thread
+   * @param discard releases a converted result that nobody will receive (the caller cancelled)
    */
-  CompletableFuture<VectorSchemaRoot> predictAsync(
-      ModelRef model, VectorSchemaRoot input, CallOptions options) {
+  <T> CompletableFuture<T> predictAsync(
+      ModelRef model,
+      VectorSchemaRoot input,
+      CallOptions options,
+      Function<Prediction, T> convert,
+      Consumer<T> discard) {
     PredictRequest request = request(model, input);
     ClientCall<PredictRequest, PredictResponse> call =
         channel.newCall(PredictionServiceGrpc.getPredictMethod(), options);
-    CompletableFuture<VectorSchemaRoot> result = new CompletableFuture<>();
+    CompletableFuture<T> result = new CompletableFuture<>();
     ClientCalls.asyncUnaryCall(
         call,
         request,
@@ -87,9 +98,9 @@ final class UnaryCalls {
           @Override
           public void onNext(PredictResponse response) {
             try {
-              VectorSchemaRoot root = decodeSingleBatch(response.getArrowIpc());
-              if (!result.complete(root)) {
-                root.close(); // The caller cancelled meanwhile: nobody will close it.
+              T value = convert.apply(decode(response));
+              if (!result.complete(value)) {
+                discard.accept(value); // The caller cancelled meanwhile: nobody will close it.
               }
             } catch (RuntimeException e) {
               result.completeExceptionally(Statuses.toPredictException(e));
@@ -158,6 +169,30 @@ final class UnaryCalls {
     }
   }
 
+  /**
+   * Statistics of every model version the server hosts (and the caller may call), or, for a
+   * non-null {@code model}, of its one named version or of every version when it names none.
+   */
+  List<ModelStats> statistics(@Nullable ModelRef model, CallOptions options) {
+    GetModelStatisticsRequest.Builder request = GetModelStatisticsRequest.newBuilder();
+    if (model != null) {
+      request.setModel(model.toSpec());
+    }
+    try {
+      GetModelStatisticsResponse response =
+          ClientCalls.blockingUnaryCall(
+              channel,
+              PredictionServiceGrpc.getGetModelStatisticsMethod(),
+              options,
+              request.build());
+      List<ModelStats> result = new ArrayList<>(response.getModelsCount());
+      response.getModelsList().forEach(m -> result.add(ModelStats.of(m)));
+      return List.copyOf(result);
+    } catch (RuntimeException e) {
+      throw Statuses.toPredictException(e);
+    }
+  }
+
   private static PredictRequest request(ModelRef model, VectorSchemaRoot input) {
     requireNonNull(model, "model");
     requireNonNull(input, "input");
@@ -166,6 +201,12 @@ final class UnaryCalls {
         .putAllParameters(model.parameters())
         .setArrowIpc(ArrowChunkEncoder.encodeStream(input, null))
         .build();
+  }
+
+  /** The response's one batch and who answered. Ownership passes to the caller. */
+  private Prediction decode(PredictResponse response) {
+    VectorSchemaRoot root = decodeSingleBatch(response.getArrowIpc());
+    return new Prediction(response.getModel().getName(), response.getModel().getVersion(), root);
   }
 
   private VectorSchemaRoot decodeSingleBatch(ByteString ipc) {

@@ -20,15 +20,17 @@ import org.jspecify.annotations.Nullable;
  * <pre>{@code
  * final class RowSumModel extends ModelService {
  *   public VectorSchemaRoot predict(PredictContext ctx, VectorSchemaRoot input) {
- *     Float4Vector a = (Float4Vector) input.getVector("a");
- *     Float4Vector b = (Float4Vector) input.getVector("b");
- *     Float4Vector sum = new Float4Vector("sum", ctx.allocator());
- *     sum.allocateNew(input.getRowCount());
- *     for (int i = 0; i < input.getRowCount(); i++) {
- *       sum.set(i, a.get(i) + b.get(i));
+ *     Float4Vector a = Columns.float32(input, "a");   // INVALID_ARGUMENT if missing or not float32
+ *     Float4Vector b = Columns.float32(input, "b");
+ *     try (OutputBuilder out = ctx.output(input.getRowCount())) {
+ *       Float4Vector sum = out.float32("sum");
+ *       for (int i = 0; i < out.rows(); i++) {
+ *         if (!a.isNull(i) && !b.isNull(i)) {         // rows left unset stay null
+ *           sum.set(i, a.get(i) + b.get(i));
+ *         }
+ *       }
+ *       return out.build();
  *     }
- *     sum.setValueCount(input.getRowCount());
- *     return VectorSchemaRoot.of(sum);
  *   }
  * }
  * }</pre>
@@ -39,8 +41,9 @@ import org.jspecify.annotations.Nullable;
  * thread of its own, and the requests that are not merged on the callers' threads.
  *
  * <p><b>Arrow ownership.</b> {@code input} is borrowed for the duration of {@code predict}: do not
- * close it or keep it. Allocate the result from {@link PredictContext#allocator()}; ownership of
- * the returned root passes to the library, which closes it once it is sent. A model may return
+ * close it or keep it. Allocate the result from {@link PredictContext#allocator()} (which {@link
+ * PredictContext#output(int)} does); ownership of the returned root passes to the library, which
+ * closes it once it is sent. A model may return
  * {@code input} itself (an echo), which the library then does not close.
  *
  * <p><b>Errors.</b> Throw {@link dev.predictgrpc.common.PredictException} to answer with a

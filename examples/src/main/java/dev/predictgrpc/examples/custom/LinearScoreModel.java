@@ -3,7 +3,9 @@
  */
 package dev.predictgrpc.examples.custom;
 
+import dev.predictgrpc.server.Columns;
 import dev.predictgrpc.server.ModelService;
+import dev.predictgrpc.server.OutputBuilder;
 import dev.predictgrpc.server.PredictContext;
 import java.util.List;
 import org.apache.arrow.vector.Float4Vector;
@@ -16,7 +18,8 @@ import org.apache.arrow.vector.types.pojo.Schema;
 
 /** A linear model in plain Java: score = 0.5 * x + 2 * y + bias, where bias is a parameter. */
 public final class LinearScoreModel extends ModelService {
-  private static final FieldType FLOAT = FieldType.notNullable(new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE));
+  private static final FieldType FLOAT =
+      FieldType.notNullable(new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE));
 
   @Override
   public Schema inputSchema() {
@@ -26,14 +29,14 @@ public final class LinearScoreModel extends ModelService {
   @Override
   public VectorSchemaRoot predict(PredictContext ctx, VectorSchemaRoot input) {
     float bias = Float.parseFloat(ctx.parameters().getOrDefault("bias", "0"));
-    Float4Vector x = (Float4Vector) input.getVector("x");
-    Float4Vector y = (Float4Vector) input.getVector("y");
-    Float4Vector score = new Float4Vector("score", ctx.allocator()); // owned by the library once returned
-    score.allocateNew(input.getRowCount());
-    for (int i = 0; i < input.getRowCount(); i++) {
-      score.set(i, 0.5f * x.get(i) + 2f * y.get(i) + bias);
+    Float4Vector x = Columns.float32(input, "x");
+    Float4Vector y = Columns.float32(input, "y");
+    try (OutputBuilder out = ctx.output(input.getRowCount())) { // from the call's allocator
+      Float4Vector score = out.float32("score");
+      for (int i = 0; i < out.rows(); i++) {
+        score.set(i, 0.5f * x.get(i) + 2f * y.get(i) + bias); // x, y are declared non-nullable
+      }
+      return out.build(); // the library closes it after sending
     }
-    score.setValueCount(input.getRowCount());
-    return VectorSchemaRoot.of(score);
   }
 }

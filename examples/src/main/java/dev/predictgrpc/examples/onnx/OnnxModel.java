@@ -11,6 +11,7 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import dev.predictgrpc.server.ModelService;
+import dev.predictgrpc.server.OutputBuilder;
 import dev.predictgrpc.server.PredictContext;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -20,6 +21,7 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Field;
@@ -128,36 +130,40 @@ public final class OnnxModel extends ModelService {
   @Override
   public VectorSchemaRoot predict(PredictContext ctx, VectorSchemaRoot input) throws OrtException {
     int rows = input.getRowCount();
-    List<FieldVector> columns = new ArrayList<>();
+    // The builder frees the output columns if anything below throws, native errors included.
+    try (OutputBuilder out = ctx.output(rows)) {
+      List<List<BaseFixedWidthVector>> columns = new ArrayList<>(outputs.size());
+      for (TensorColumns spec : outputs) {
+        columns.add(spec.addColumns(out));
+      }
+      if (rows > 0) { // An empty batch gets empty columns without asking ONNX Runtime.
+        run(input, rows, columns);
+      }
+      return out.build();
+    }
+  }
+
+  /** Scores the batch and copies every output tensor into its columns. */
+  private void run(VectorSchemaRoot input, int rows, List<List<BaseFixedWidthVector>> columns)
+      throws OrtException {
+    Map<String, OnnxTensor> feeds = new HashMap<>();
     try {
-      if (rows == 0) {
-        for (TensorColumns output : outputs) {
-          columns.addAll(output.emptyVectors(ctx.allocator()));
-        }
-        return new VectorSchemaRoot(columns);
+      int column = 0;
+      for (TensorColumns spec : inputs) {
+        List<FieldVector> specColumns = input.getFieldVectors().subList(column, column + spec.width());
+        feeds.put(spec.name(), spec.toTensor(environment, specColumns, rows));
+        column += spec.width();
       }
-      Map<String, OnnxTensor> feeds = new HashMap<>();
-      try {
-        int column = 0;
-        for (TensorColumns spec : inputs) {
-          List<FieldVector> specColumns = input.getFieldVectors().subList(column, column + spec.width());
-          feeds.put(spec.name(), spec.toTensor(environment, specColumns, rows));
-          column += spec.width();
+      try (OrtSession.Result result = session.run(feeds)) {
+        for (int i = 0; i < outputs.size(); i++) {
+          TensorColumns spec = outputs.get(i);
+          OnnxValue value =
+              result.get(spec.name()).orElseThrow(() -> new IllegalStateException("no output " + spec.name()));
+          spec.copyInto((OnnxTensor) value, columns.get(i), rows);
         }
-        try (OrtSession.Result result = session.run(feeds)) {
-          for (TensorColumns spec : outputs) {
-            OnnxValue value =
-                result.get(spec.name()).orElseThrow(() -> new IllegalStateException("no output " + spec.name()));
-            columns.addAll(spec.toVectors((OnnxTensor) value, rows, ctx.allocator()));
-          }
-        }
-      } finally {
-        feeds.values().forEach(OnnxTensor::close);
       }
-      return new VectorSchemaRoot(columns);
-    } catch (RuntimeException | OrtException e) {
-      columns.forEach(FieldVector::close);
-      throw e;
+    } finally {
+      feeds.values().forEach(OnnxTensor::close);
     }
   }
 

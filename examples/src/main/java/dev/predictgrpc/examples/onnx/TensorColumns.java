@@ -9,12 +9,12 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
+import dev.predictgrpc.server.OutputBuilder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.memory.ArrowBuf;
-import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BitVectorHelper;
 import org.apache.arrow.vector.FieldVector;
@@ -172,10 +172,22 @@ final class TensorColumns {
   }
 
   /**
-   * Unpacks an output tensor into new vectors. Ownership of the returned vectors passes to the
-   * caller.
+   * Adds this tensor's columns to {@code out}, allocated for its rows. The builder owns them; the
+   * returned list is borrowed for {@link #copyInto}.
    */
-  List<FieldVector> toVectors(OnnxTensor tensor, int rows, BufferAllocator allocator) {
+  List<BaseFixedWidthVector> addColumns(OutputBuilder out) {
+    List<BaseFixedWidthVector> vectors = new ArrayList<>(width());
+    for (Field field : fields()) {
+      vectors.add((BaseFixedWidthVector) out.column(field));
+    }
+    return vectors;
+  }
+
+  /**
+   * Unpacks an output tensor into the columns from {@link #addColumns}, marking every row valid.
+   * The tensor and the columns stay owned by their callers.
+   */
+  void copyInto(OnnxTensor tensor, List<BaseFixedWidthVector> vectors, int rows) {
     ByteBuffer data = tensor.getByteBuffer().order(ByteOrder.nativeOrder());
     int width = width();
     if (data.remaining() != rows * width * elementBytes) {
@@ -183,10 +195,8 @@ final class TensorColumns {
           "ONNX output '" + name + "' has " + data.remaining() / elementBytes + " values for "
               + rows + " rows x " + width);
     }
-    List<FieldVector> vectors = emptyVectors(allocator);
     for (int c = 0; c < width; c++) {
-      BaseFixedWidthVector vector = (BaseFixedWidthVector) vectors.get(c);
-      vector.allocateNew(rows);
+      BaseFixedWidthVector vector = vectors.get(c);
       ArrowBuf target = vector.getDataBuffer();
       if (width == 1) {
         target.setBytes(0, data.duplicate());
@@ -201,17 +211,6 @@ final class TensorColumns {
         }
       }
       vector.getValidityBuffer().setOne(0, BitVectorHelper.getValidityBufferSizeFromCount(rows));
-      vector.setValueCount(rows);
     }
-    return vectors;
-  }
-
-  /** New empty vectors, one per column. Ownership passes to the caller. */
-  List<FieldVector> emptyVectors(BufferAllocator allocator) {
-    List<FieldVector> vectors = new ArrayList<>(width());
-    for (Field field : fields()) {
-      vectors.add(field.createVector(allocator));
-    }
-    return vectors;
   }
 }

@@ -11,19 +11,54 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
- * {@code serve [--port 8980] [--bind 0.0.0.0] NAME=model.onnx ...}: serves ONNX files over gRPC,
- * with health checking and reflection, until Ctrl-C (SIGINT) or SIGTERM, then drains calls in
- * progress and exits.
+ * {@code serve [--port 8980] [--bind 0.0.0.0] NAME[:VERSION]=model.onnx ...}: serves ONNX files over
+ * gRPC, with health checking and reflection, until Ctrl-C (SIGINT) or SIGTERM, then drains calls in
+ * progress and exits. Several files may serve one name as different versions ({@code
+ * iris:1=old.onnx iris:2=new.onnx}); a request naming no version gets the greatest.
  */
 public final class Serve {
+  static final String USAGE =
+      "usage: serve [--port 8980] [--bind 0.0.0.0] NAME[:VERSION]=model.onnx ...\n"
+          + "  --port P       the port to listen on (default 8980; 0 picks a free one)\n"
+          + "  --bind ADDR    the address to listen on (default 0.0.0.0: every network interface;\n"
+          + "                 127.0.0.1 to accept calls from this machine only)\n"
+          + "  NAME=FILE      serve an ONNX file as model NAME, version 1\n"
+          + "  NAME:V=FILE    serve it as version V of NAME; repeat with other versions to host\n"
+          + "                 several (a request naming no version gets the greatest)";
+
   private Serve() {}
+
+  /** One {@code NAME[:VERSION]=PATH} argument. */
+  record ModelArg(String name, String version, Path file) {
+    /**
+     * Parses one argument.
+     *
+     * @throws UsageException naming the argument if a part is empty
+     */
+    static ModelArg parse(String arg) {
+      int equals = arg.indexOf('=');
+      String key = arg.substring(0, equals);
+      String path = arg.substring(equals + 1);
+      // The name ends at the first ':'; a path may hold ':' (C:\models), it is right of the '='.
+      int colon = key.indexOf(':');
+      String name = colon < 0 ? key : key.substring(0, colon);
+      String version = colon < 0 ? "1" : key.substring(colon + 1);
+      if (name.isEmpty() || version.isEmpty() || path.isEmpty()) {
+        throw new UsageException(
+            "'" + arg + "' is not NAME=model.onnx or NAME:VERSION=model.onnx");
+      }
+      return new ModelArg(name, version, Path.of(path));
+    }
+  }
 
   /** Runs the command; returns the exit status. Blocks until the server stops. */
   public static int run(String[] args, PrintStream out, PrintStream err) throws InterruptedException {
@@ -32,7 +67,7 @@ public final class Serve {
       running = start(args, out);
     } catch (UsageException e) {
       err.println("error: " + e.getMessage());
-      err.println("usage: serve [--port 8980] [--bind 0.0.0.0] NAME=model.onnx [NAME=model.onnx ...]");
+      err.println(USAGE);
       return 2;
     } catch (IOException | RuntimeException e) {
       String cause = e.getCause() != null ? ": " + e.getCause().getMessage() : "";
@@ -60,42 +95,63 @@ public final class Serve {
   public static Running start(String[] args, PrintStream out) throws IOException {
     int port = 8980;
     String bind = "0.0.0.0";
-    List<String[]> models = new ArrayList<>();
+    List<ModelArg> models = new ArrayList<>();
+    Set<String> seen = new HashSet<>();
     for (int i = 0; i < args.length; i++) {
       if (args[i].equals("--port") && i + 1 < args.length) {
-        port = Integer.parseInt(args[++i]);
+        String value = args[++i];
+        try {
+          port = Integer.parseInt(value);
+        } catch (NumberFormatException e) {
+          throw new UsageException("--port " + value + " is not a number");
+        }
       } else if (args[i].equals("--bind") && i + 1 < args.length) {
         bind = args[++i];
       } else if (args[i].contains("=") && !args[i].startsWith("-")) {
-        models.add(args[i].split("=", 2));
+        ModelArg model = ModelArg.parse(args[i]);
+        if (!seen.add(model.name() + ":" + model.version())) {
+          throw new UsageException(
+              "model '" + model.name() + "' version '" + model.version() + "' is given twice; "
+                  + "serve several files under one name as NAME:1=a.onnx NAME:2=b.onnx");
+        }
+        models.add(model);
       } else {
         throw new UsageException("unexpected argument '" + args[i] + "'");
       }
     }
     if (models.isEmpty()) {
-      throw new UsageException("name at least one model as NAME=path.onnx");
+      throw new UsageException("name at least one model as NAME=path.onnx or NAME:VERSION=path.onnx");
+    }
+    if (port < 0 || port > 65535) {
+      throw new UsageException("--port " + port + " is not a port (expected: 0 to 65535)");
     }
     BufferAllocator allocator = new RootAllocator();
     try {
       PredictServer.Builder builder = PredictServer.builder(allocator).port(port).bindAddress(bind);
-      for (String[] model : models) {
-        Path file = Path.of(model[1]);
+      List<ModelService> services = new ArrayList<>();
+      for (ModelArg model : models) {
+        Path file = model.file();
         if (!Files.isReadable(file)) {
           throw new IOException("cannot read model file " + file);
         }
-        builder.addModel(
-            OnnxModel.builder(model[0], file)
+        ModelService service =
+            OnnxModel.builder(model.name(), file)
+                .version(model.version())
                 .description("ONNX model " + file.getFileName())
-                .build());
+                .build();
+        services.add(service);
+        builder.addModel(service);
       }
       PredictServer server = builder.build().start();
-      for (ModelService model : server.service().models()) {
+      for (ModelService model : services) {
         out.println(
             "model " + model + " takes " + describe(model.inputSchema()) + " and returns "
                 + describe(model.outputSchema()));
       }
       out.println(
           "serving on " + bind + ":" + server.port()
+              + (bind.equals("0.0.0.0") ? " (every network interface; --bind 127.0.0.1 for this "
+                  + "machine only)" : "")
               + " (gRPC health and reflection enabled); Ctrl-C to stop");
       out.flush();
       return new Running(server, allocator);
