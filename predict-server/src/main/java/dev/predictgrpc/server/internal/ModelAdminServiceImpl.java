@@ -75,7 +75,7 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
           models.add(model);
         }
       } catch (IllegalArgumentException | IllegalStateException e) {
-        // The manager has closed the model: a failed load publishes nothing.
+        // The manager has closed the model, refused or failed: nothing changed.
         throw new PredictException(Status.Code.FAILED_PRECONDITION, e.getMessage(), e);
       }
       logger.info(
