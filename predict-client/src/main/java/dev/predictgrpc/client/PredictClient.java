@@ -83,9 +83,9 @@ import org.jspecify.annotations.Nullable;
  * BufferAllocator)} uses whatever config its channel has). Statistics calls are not retried.
  * Streams are never retried from the start: a stream whose server fails with UNAVAILABLE (or a
  * reset this side did not ask for) resumes on a new call, re-sending only the batches whose results
- * had not arrived, so every result is delivered exactly once and in order (up to 3 times per
- * stream; see {@link Builder#streamResumeAttempts} and {@link Builder#maxReplayBytes}). Other
- * failures reach the caller at once.
+ * had not arrived, so every result is delivered exactly once and in order (by default up to 3
+ * resumes per stream; see {@link Builder#streamResumeAttempts} and {@link
+ * Builder#maxReplayBytes}). Other failures reach the caller at once.
  *
  * @since 0.1
  */

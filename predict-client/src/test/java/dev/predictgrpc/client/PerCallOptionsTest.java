@@ -174,6 +174,30 @@ class PerCallOptionsTest {
   }
 
   @Test
+  void openStreamWithOptions_deadlineEndsThatStreamOnly() throws Exception {
+    TestModels.BlockingModel blocking = new TestModels.BlockingModel();
+    PredictClient client = start(blocking, new VersionedModel("1"));
+    try (VectorSchemaRoot input = oneRow();
+        PredictCall call =
+            client.openStream(
+                ModelRef.of("blocking"),
+                PredictOptions.defaults().withDeadline(Duration.ofMillis(200)))) {
+      call.write(input);
+      call.complete();
+      assertThatThrownBy(() -> call.results().next())
+          .isInstanceOfSatisfying(
+              PredictException.class, e -> assertThat(e.isDeadlineExceeded()).isTrue());
+      try (VectorSchemaRoot out = client.predict("versioned", input)) {
+        assertThat(first(out)).isEqualTo(1f);
+      }
+    }
+    for (int i = 0; i < 200 && !blocking.sawCancellation; i++) {
+      Thread.sleep(10);
+    }
+    assertThat(blocking.sawCancellation).isTrue();
+  }
+
+  @Test
   void statistics_countRequestsPerVersion_allOrOneModel() {
     PredictClient client =
         start(new VersionedModel("1"), new VersionedModel("2"), new TestModels.EchoModel());
