@@ -77,6 +77,10 @@ public final class Serve {
 
   /** Runs the command; returns the exit status. Blocks until the server stops. */
   public static int run(String[] args, PrintStream out, PrintStream err) throws InterruptedException {
+    if (List.of(args).contains("--help")) {
+      out.println(USAGE);
+      return 0;
+    }
     Running running;
     try {
       running = start(args, out);
