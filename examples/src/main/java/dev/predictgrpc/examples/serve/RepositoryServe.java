@@ -162,9 +162,7 @@ final class RepositoryServe {
       }
       out.println(
           "model repository " + dir + ": serving " + served(server) + "; " + control);
-      out.println(
-          "serving on " + bind + ":" + server.port()
-              + " (gRPC health and reflection enabled); Ctrl-C to stop");
+      out.println(Serve.servingLine(bind, server.port()));
       out.flush();
       return new Serve.Running(server, allocator, repository);
     } catch (IOException | RuntimeException e) {

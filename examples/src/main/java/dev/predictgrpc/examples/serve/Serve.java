@@ -181,17 +181,21 @@ public final class Serve {
             "model " + model + " takes " + describe(model.inputSchema()) + " and returns "
                 + describe(model.outputSchema()));
       }
-      out.println(
-          "serving on " + bind + ":" + server.port()
-              + (bind.equals("0.0.0.0") ? " (every network interface; --bind 127.0.0.1 for this "
-                  + "machine only)" : "")
-              + " (gRPC health and reflection enabled); Ctrl-C to stop");
+      out.println(servingLine(bind, server.port()));
       out.flush();
       return new Running(server, allocator, null);
     } catch (IOException | RuntimeException e) {
       allocator.close();
       throw e;
     }
+  }
+
+  /** The line that says where the server listens. */
+  static String servingLine(String bind, int port) {
+    return "serving on " + bind + ":" + port
+        + (bind.equals("0.0.0.0") ? " (every network interface; --bind 127.0.0.1 for this "
+            + "machine only)" : "")
+        + " (gRPC health and reflection enabled); Ctrl-C to stop";
   }
 
   private static String describe(Schema schema) {
