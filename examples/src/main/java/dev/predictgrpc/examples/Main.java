@@ -5,6 +5,7 @@ package dev.predictgrpc.examples;
 
 import dev.predictgrpc.common.ArrowSupport;
 import dev.predictgrpc.examples.bench.Bench;
+import dev.predictgrpc.examples.bench.SwapBench;
 import dev.predictgrpc.examples.demo.Demo;
 import dev.predictgrpc.examples.score.Score;
 import dev.predictgrpc.examples.serve.Serve;
@@ -14,7 +15,7 @@ import java.util.logging.Logger;
 
 /**
  * The examples' command line: {@code java -jar predict-grpc-examples.jar
- * demo|serve|score|bench|bench-batching|attack ...}.
+ * demo|serve|score|bench|bench-batching|attack|swap-bench ...}.
  */
 public final class Main {
   /** Held so the level sticks: java.util.logging keeps only weak references to loggers. */
@@ -57,6 +58,9 @@ public final class Main {
       case "bench-batching":
         status = dev.predictgrpc.examples.batching.BenchBatching.run(rest, System.out, System.err);
         break;
+      case "swap-bench":
+        status = SwapBench.run(rest, System.out, System.err);
+        break;
       default:
         System.err.println(
             "usage: java -jar predict-grpc-examples.jar <command>\n"
@@ -64,11 +68,16 @@ public final class Main {
                 + "  serve [--port P] [--bind ADDR] NAME[:VERSION]=model.onnx ...\n"
                 + "                                        serve ONNX models over gRPC; listens on\n"
                 + "                                        0.0.0.0 (every interface) unless --bind\n"
+                + "  serve --model-repository DIR [--poll-interval 2s] [--admin ...]\n"
+                + "                                        serve DIR/NAME/VERSION/model.onnx, following\n"
+                + "                                        changes (serve --help for every option)\n"
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
                 + "                                        score a CSV or Arrow file on a server\n"
                 + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"
                 + "  bench-batching [--callers 256]        dynamic batching on and off under load\n"
-                + "  attack [--seconds S] [--attacks ...]  hostile clients against a small-budget server");
+                + "  attack [--seconds S] [--attacks ...]  hostile clients against a small-budget server\n"
+                + "  swap-bench [--seconds 30] [--threads 8]  latency while a model is replaced every\n"
+                + "                                        second through the repository, and without");
         status = command.equals("help") ? 0 : 2;
     }
     System.exit(status);

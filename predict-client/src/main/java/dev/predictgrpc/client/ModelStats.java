@@ -56,6 +56,25 @@ public final class ModelStats {
     return proto.getModel().getVersion();
   }
 
+  /**
+   * Where the version is in its life: {@link State#SERVING}, {@link State#LOADING}, or {@link
+   * State#DRAINING} once removed or replaced while calls in flight finish on it.
+   *
+   * @since 0.2
+   */
+  public State state() {
+    switch (proto.getState()) {
+      case MODEL_STATE_LOADING:
+        return State.LOADING;
+      case MODEL_STATE_SERVING:
+        return State.SERVING;
+      case MODEL_STATE_DRAINING:
+        return State.DRAINING;
+      default:
+        return State.UNKNOWN;
+    }
+  }
+
   /** Requests received: input batches handed to the model, failed ones included. */
   public long requests() {
     return proto.getRequests();
@@ -103,10 +122,27 @@ public final class ModelStats {
 
   @Override
   public String toString() {
-    return "ModelStats{" + modelName() + ":" + modelVersion() + ", requests=" + requests()
+    return "ModelStats{" + modelName() + ":" + modelVersion() + ", " + state() + ", requests="
+        + requests()
         + ", rows=" + rows() + ", errors=" + errors() + ", inFlight=" + inFlight() + ", queued="
         + queued() + ", batchSize=" + batchSize + ", queueTime=" + queueTime + ", computeTime="
         + computeTime + "}";
+  }
+
+  /**
+   * Where a model version is in its life on the server.
+   *
+   * @since 0.2
+   */
+  public enum State {
+    /** The server did not say (a server older than model lifecycles). */
+    UNKNOWN,
+    /** Being started or warmed up; not yet taking calls. */
+    LOADING,
+    /** Taking calls. */
+    SERVING,
+    /** Removed or replaced: takes no new calls, finishes those in flight, then closes. */
+    DRAINING
   }
 
   /**

@@ -49,7 +49,8 @@ public final class ModelManager {
 
   /**
    * Starts and publishes a new version. The service takes ownership of {@code model}: it closes
-   * it when the version is removed or the service closes, or at once if it fails to start.
+   * it when the version is removed or the service closes, or at once if it is refused or fails to
+   * start.
    *
    * @throws IllegalArgumentException if the version is served already, or the name's version
    *     policy does not admit it

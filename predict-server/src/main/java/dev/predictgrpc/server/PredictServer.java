@@ -6,6 +6,7 @@ package dev.predictgrpc.server;
 import static java.util.Objects.requireNonNull;
 
 import dev.predictgrpc.api.v1.PredictionServiceGrpc;
+import dev.predictgrpc.server.internal.ModelAdminServiceImpl;
 import dev.predictgrpc.server.internal.ServerExecutor;
 import dev.predictgrpc.server.internal.TransportLogFilter;
 import io.grpc.BindableService;
@@ -27,7 +28,9 @@ import io.grpc.protobuf.services.HealthStatusManager;
 import io.grpc.protobuf.services.ProtoReflectionServiceV1;
 import io.opentelemetry.api.OpenTelemetry;
 import java.io.IOException;
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -105,6 +108,13 @@ public final class PredictServer implements AutoCloseable {
             builder.openHealthChecks
                 ? health.getHealthService().bindService()
                 : service.authenticated(health.getHealthService())));
+    if (builder.adminLoader != null) {
+      netty.addService(
+          service.guarded(
+              service.authenticated(
+                  new ModelAdminServiceImpl(service.models(), builder.adminLoader,
+                      builder.admins))));
+    }
     applyTransportLimits(netty, limits);
     if (builder.executor != null) {
       this.ownExecutor = null;
@@ -311,6 +321,9 @@ public final class PredictServer implements AutoCloseable {
     private boolean openHealthChecks = true;
     private @Nullable OpenTelemetry openTelemetry;
     private int flowControlWindow;
+    private @Nullable Authenticator authenticator;
+    private @Nullable ModelLoader adminLoader;
+    private Authorizer admins = (principal, model) -> false;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -476,6 +489,38 @@ public final class PredictServer implements AutoCloseable {
     /** Authenticates every call; see {@link PredictService.Builder#authenticator}. */
     public Builder authenticator(Authenticator authenticator) {
       serviceBuilder.authenticator(authenticator);
+      this.authenticator = authenticator;
+      return this;
+    }
+
+    /**
+     * Enables the admin service, {@code predictgrpc.v1.ModelAdminService} (documented in {@code
+     * predict.proto}): remote callers can load versions from {@code loader} into {@link
+     * PredictServer#models()}, unload them, and list the loader's versions with their states.
+     * Default: disabled, and its calls answer UNIMPLEMENTED.
+     *
+     * <p>Every admin call is authenticated by the server's {@link #authenticator} (UNAUTHENTICATED
+     * if it refuses), then must be allowed by {@code admins}, which is asked {@code
+     * isAllowed(principal, model)} with the model a load or unload names, and with {@code ""} for
+     * listing; a refusal is PERMISSION_DENIED. {@code admins} is separate from {@link #authorizer},
+     * which decides who may <em>call</em> a model, so that a principal allowed to score is not
+     * thereby allowed to replace the model. Without an authenticator every caller is {@code
+     * "anonymous"}, which {@link #build()} accepts only when the server listens on a loopback
+     * address (see {@link #bindAddress}).
+     *
+     * <pre>{@code
+     * builder.authenticator(Authenticator.bearerTokens(Map.of(opsToken, "ops", appToken, "app")))
+     *     .adminService(repository, (principal, model) -> principal.equals("ops"));
+     * }</pre>
+     *
+     * <p>The server does not take ownership of {@code loader}; it takes ownership of every model
+     * the loader creates for it.
+     *
+     * @since 0.2
+     */
+    public Builder adminService(ModelLoader loader, Authorizer admins) {
+      this.adminLoader = requireNonNull(loader, "loader");
+      this.admins = requireNonNull(admins, "admins");
       return this;
     }
 
@@ -541,12 +586,30 @@ public final class PredictServer implements AutoCloseable {
     /**
      * Starts the models and creates the server, not yet listening: call {@link #start()}.
      *
-     * @throws IllegalArgumentException if no model was added, or two share a name and version
-     * @throws IllegalStateException if this JVM lacks the flags Arrow needs or a model fails to
-     *     start
+     * <p>A server may start with no model and have models added through {@link
+     * PredictServer#models()} or the admin service.
+     *
+     * @throws IllegalArgumentException if two models share a name and version
+     * @throws IllegalStateException if this JVM lacks the flags Arrow needs, a model fails to
+     *     start, or the admin service is enabled without an authenticator on a non-loopback
+     *     address
      */
     public PredictServer build() {
+      if (adminLoader != null && authenticator == null && !isLoopback(bindAddress)) {
+        throw new IllegalStateException(
+            "adminService without an authenticator would let anyone who can reach "
+                + bindAddress + " load and unload models; set an authenticator, or bind to a "
+                + "loopback address such as 127.0.0.1");
+      }
       return new PredictServer(this, serviceBuilder.build());
+    }
+
+    private static boolean isLoopback(String address) {
+      try {
+        return InetAddress.getByName(address).isLoopbackAddress();
+      } catch (UnknownHostException e) {
+        return false; // Not resolvable now: not known to be loopback.
+      }
     }
   }
 }

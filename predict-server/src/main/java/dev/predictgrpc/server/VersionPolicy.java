@@ -5,7 +5,9 @@ package dev.predictgrpc.server;
 
 import static java.util.Objects.requireNonNull;
 
+import dev.predictgrpc.server.internal.ModelRegistry;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
@@ -59,13 +61,15 @@ public final class VersionPolicy {
   }
 
   /**
-   * The versions to serve out of {@code versions}, which are ordered oldest first.
+   * The versions to serve out of {@code versions}, which may come in any order.
    *
-   * @return a sublist of {@code versions}, in the same order
+   * @return the versions to serve, oldest first (in the order described above)
    */
-  public List<String> select(List<String> versions) {
+  public List<String> select(Collection<String> versions) {
+    List<String> ordered = new ArrayList<>(versions);
+    ordered.sort(ModelRegistry.versionOrder(ordered));
     List<String> kept = new ArrayList<>();
-    for (String version : versions) {
+    for (String version : ordered) {
       if (pinned == null || pinned.contains(version)) {
         kept.add(version);
       }

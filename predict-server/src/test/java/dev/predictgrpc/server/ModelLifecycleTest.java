@@ -332,6 +332,23 @@ class ModelLifecycleTest {
   }
 
   @Test
+  void refusedAdd_closesTheRefusedInstance_butNeverTheOneServing() throws Exception {
+    TestModel one = tagged("1", 100, 0);
+    try (InProcessPredict p = start(one)) {
+      TestModel duplicate = tagged("1", 200, 0);
+      assertThatThrownBy(() -> p.service.models().add(duplicate))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(duplicate.closed).isTrue(); // Handed over, refused, never started: closed.
+      assertThat(duplicate.started).isFalse();
+
+      assertThatThrownBy(() -> p.service.models().add(one))
+          .isInstanceOf(IllegalArgumentException.class);
+      assertThat(one.closed).isFalse();
+      assertThat(unaryTags(p, "1")).containsExactly(100f);
+    }
+  }
+
+  @Test
   void specificPolicy_drainsTheVersionsItDoesNotName() throws Exception {
     TestModel one = tagged("1", 100, 0);
     try (InProcessPredict p = start(one, tagged("2", 200, 0), tagged("3", 300, 0))) {

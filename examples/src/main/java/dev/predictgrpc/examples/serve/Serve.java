@@ -5,7 +5,6 @@ package dev.predictgrpc.examples.serve;
 
 import dev.predictgrpc.examples.onnx.OnnxModel;
 import dev.predictgrpc.server.ModelService;
-import dev.predictgrpc.server.ModelVersion;
 import dev.predictgrpc.server.PredictServer;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -19,12 +18,17 @@ import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * {@code serve [--port 8980] [--bind 0.0.0.0] NAME[:VERSION]=model.onnx ...}: serves ONNX files over
  * gRPC, with health checking and reflection, until Ctrl-C (SIGINT) or SIGTERM, then drains calls in
  * progress and exits. Several files may serve one name as different versions ({@code
  * iris:1=old.onnx iris:2=new.onnx}); a request naming no version gets the greatest.
+ *
+ * <p>{@code serve --model-repository DIR} serves the versions in {@code DIR/NAME/VERSION/model.onnx}
+ * instead, and follows the directory as it changes (see {@link ModelRepository}), or, with {@code
+ * --admin}, changes only through the admin service.
  */
 public final class Serve {
   static final String USAGE =
@@ -34,7 +38,17 @@ public final class Serve {
           + "                 127.0.0.1 to accept calls from this machine only)\n"
           + "  NAME=FILE      serve an ONNX file as model NAME, version 1\n"
           + "  NAME:V=FILE    serve it as version V of NAME; repeat with other versions to host\n"
-          + "                 several (a request naming no version gets the greatest)";
+          + "                 several (a request naming no version gets the greatest)\n"
+          + "   or: serve [--port 8980] [--bind 0.0.0.0] --model-repository DIR [options]\n"
+          + "  --model-repository DIR  serve DIR/NAME/VERSION/model.onnx; new versions load, removed\n"
+          + "                 ones unload, changed files reload, once unchanged for a poll\n"
+          + "  --poll-interval T       how often to look at DIR (default 2s; 500ms; 0: only at start)\n"
+          + "  --version-policy NAME=P which versions of NAME serve: latest:N (default latest:1),\n"
+          + "                 all, or specific:V1,V2; NAME * for every name without its own\n"
+          + "  --admin        enable the admin service (LoadModel, UnloadModel, ListRepository);\n"
+          + "                 the directory is then not polled\n"
+          + "  --admin-token-file F    admin calls must send 'authorization: Bearer <the token in F>';\n"
+          + "                 without it, --admin needs --bind 127.0.0.1";
 
   private Serve() {}
 
@@ -63,6 +77,10 @@ public final class Serve {
 
   /** Runs the command; returns the exit status. Blocks until the server stops. */
   public static int run(String[] args, PrintStream out, PrintStream err) throws InterruptedException {
+    if (List.of(args).contains("--help")) {
+      out.println(USAGE);
+      return 0;
+    }
     Running running;
     try {
       running = start(args, out);
@@ -98,8 +116,12 @@ public final class Serve {
     String bind = "0.0.0.0";
     List<ModelArg> models = new ArrayList<>();
     Set<String> seen = new HashSet<>();
+    RepositoryServe.Settings repository = new RepositoryServe.Settings();
     for (int i = 0; i < args.length; i++) {
-      if (args[i].equals("--port") && i + 1 < args.length) {
+      int taken = repository.accept(args, i);
+      if (taken > 0) {
+        i += taken - 1;
+      } else if (args[i].equals("--port") && i + 1 < args.length) {
         String value = args[++i];
         try {
           port = Integer.parseInt(value);
@@ -120,44 +142,60 @@ public final class Serve {
         throw new UsageException("unexpected argument '" + args[i] + "'");
       }
     }
-    if (models.isEmpty()) {
-      throw new UsageException("name at least one model as NAME=path.onnx or NAME:VERSION=path.onnx");
-    }
     if (port < 0 || port > 65535) {
       throw new UsageException("--port " + port + " is not a port (expected: 0 to 65535)");
+    }
+    repository.check(bind);
+    if (repository.dir != null) {
+      if (!models.isEmpty()) {
+        throw new UsageException(
+            "serve either NAME=path.onnx files or --model-repository DIR, not both");
+      }
+      return RepositoryServe.start(repository, port, bind, out);
+    }
+    if (models.isEmpty()) {
+      throw new UsageException(
+          "name at least one model as NAME=path.onnx or NAME:VERSION=path.onnx, or give "
+              + "--model-repository DIR");
     }
     BufferAllocator allocator = new RootAllocator();
     try {
       PredictServer.Builder builder = PredictServer.builder(allocator).port(port).bindAddress(bind);
+      List<ModelService> services = new ArrayList<>();
       for (ModelArg model : models) {
         Path file = model.file();
         if (!Files.isReadable(file)) {
           throw new IOException("cannot read model file " + file);
         }
-        builder.addModel(
+        ModelService service =
             OnnxModel.builder(model.name(), file)
                 .version(model.version())
                 .description("ONNX model " + file.getFileName())
-                .build());
+                .build();
+        services.add(service);
+        builder.addModel(service);
       }
       PredictServer server = builder.build().start();
-      for (ModelVersion version : server.models().list()) {
-        ModelService model = server.models().model(version.name(), version.version());
+      for (ModelService model : services) {
         out.println(
             "model " + model + " takes " + describe(model.inputSchema()) + " and returns "
                 + describe(model.outputSchema()));
       }
-      out.println(
-          "serving on " + bind + ":" + server.port()
-              + (bind.equals("0.0.0.0") ? " (every network interface; --bind 127.0.0.1 for this "
-                  + "machine only)" : "")
-              + " (gRPC health and reflection enabled); Ctrl-C to stop");
+      out.println(servingLine(bind, server.port()));
       out.flush();
-      return new Running(server, allocator);
+      return new Running(server, allocator, null);
     } catch (IOException | RuntimeException e) {
       allocator.close();
       throw e;
     }
+  }
+
+  /** The line that says where the server listens. */
+  static String servingLine(String bind, int port) {
+    return "serving on " + bind + ":" + port
+        + (bind.equals("0.0.0.0") ? " (every network interface; --bind 127.0.0.1 for this "
+            + "machine only)" : "")
+        + " (gRPC health and reflection enabled); Ctrl-C to stop";
   }
 
   private static String describe(Schema schema) {
@@ -168,14 +206,20 @@ public final class Serve {
     return String.join(", ", parts);
   }
 
-  /** A running server and its allocator; closing it drains calls and releases both. */
+  /**
+   * A running server, its allocator and its model repository if any; closing it stops polling the
+   * repository, drains calls and releases the rest.
+   */
   public static final class Running implements AutoCloseable {
     final PredictServer server;
     private final BufferAllocator allocator;
+    private final @Nullable ModelRepository repository;
 
-    Running(PredictServer server, BufferAllocator allocator) {
+    Running(
+        PredictServer server, BufferAllocator allocator, @Nullable ModelRepository repository) {
       this.server = server;
       this.allocator = allocator;
+      this.repository = repository;
     }
 
     /** The port the server listens on. */
@@ -185,6 +229,9 @@ public final class Serve {
 
     @Override
     public void close() {
+      if (repository != null) {
+        repository.close(); // No load may start while the server closes.
+      }
       server.close();
       allocator.close();
     }

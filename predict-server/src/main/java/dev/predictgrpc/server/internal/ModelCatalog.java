@@ -98,7 +98,8 @@ public final class ModelCatalog {
 
   /**
    * Loads {@code model} and publishes it, or, with {@code replace}, publishes it in place of the
-   * version of the same name and version, which then drains. Returns once it is published.
+   * version of the same name and version, which then drains. Returns once it is published. Takes
+   * ownership of {@code model}: if it is refused or fails, it is closed.
    *
    * @throws IllegalArgumentException if the name or version is empty, the version is already
    *     hosted (add) or not hosted (replace), or the name's version policy does not admit it
@@ -114,10 +115,19 @@ public final class ModelCatalog {
     }
     String key = name + ":" + version;
     synchronized (changes) {
-      checkOpen();
-      checkChange(name, version, replace);
-      if (!loading.add(key)) {
-        throw new IllegalArgumentException("model '" + key + "' is being loaded already");
+      try {
+        checkOpen();
+        checkChange(name, version, replace);
+        if (!loading.add(key)) {
+          throw new IllegalArgumentException("model '" + key + "' is being loaded already");
+        }
+      } catch (RuntimeException e) {
+        // The caller handed the model over, so a refused one is closed too (it never started);
+        // unless it is this very instance that serves, added a second time.
+        if (live.stream().noneMatch(served -> served.model == model)) {
+          closeQuietly(model);
+        }
+        throw e;
       }
     }
     ServedModel served = null;

@@ -112,7 +112,7 @@ public final class ModelRegistry {
    * The order of a model's versions, chosen from all of them: numeric when every one is an
    * integer ("10" after "9"), else as strings.
    */
-  static Comparator<String> versionOrder(Collection<String> versions) {
+  public static Comparator<String> versionOrder(Collection<String> versions) {
     return versions.stream().allMatch(ModelRegistry::isInteger)
         ? NUMERIC_ORDER
         : Comparator.<String>naturalOrder();
