@@ -16,7 +16,6 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -158,12 +157,6 @@ class MalformedInputTest {
     assertThat(h.logs.records()).as("lines logged for 10 refusals").hasSizeLessThanOrEqualTo(2);
   }
 
-  @Disabled(
-      "server weakness on this branch's base (7bd4e16): a PredictStream message whose gzip expands"
-          + " past maxInboundMessageBytes fails inside gRPC's parse (ZeroCopyMarshaller.parse):"
-          + " UNKNOWN 'Application error processing RPC' and a SEVERE stack trace per request, and"
-          + " the call is never released (see streamsEndedByAnUnparsableMessage). Fixed on main by"
-          + " a5318cb (RequestParseGuard), where this test passes: enable it once main is merged")
   @Test
   void gzipStreamChunksExpandingPastTheInboundLimit_areResourceExhausted_withoutStackTraces()
       throws Exception {
@@ -185,13 +178,6 @@ class MalformedInputTest {
     }
   }
 
-  @Disabled(
-      "server weakness on this branch's base (7bd4e16): a Predict request whose gzip expands past"
-          + " maxInboundMessageBytes fails inside gRPC's parse of the request (ServerCallImpl"
-          + " halfClosed -> ProtoLiteUtils, before any interceptor or handler): UNKNOWN"
-          + " 'Application error processing RPC' and a SEVERE stack trace per request. Fixed on"
-          + " main by a5318cb (RequestParseGuard), where this test passes: enable it once main is"
-          + " merged")
   @Test
   void gzipUnaryRequestsExpandingPastTheInboundLimit_areResourceExhausted_withoutStackTraces()
       throws Exception {
@@ -209,15 +195,6 @@ class MalformedInputTest {
     }
   }
 
-  @Disabled(
-      "server weakness on this branch's base (7bd4e16): when gRPC itself closes a PredictStream"
-          + " call (a message its marshaller cannot parse: UNKNOWN plus a SEVERE stack trace), the"
-          + " call's listener gets onComplete, for which StreamCall registers no handler, so"
-          + " release() never runs: the client's stream slot, the call allocator and its held"
-          + " input leak for good (64 such streams lock the client out of PredictStream; 3 holding"
-          + " 8 MiB each pin 24 MiB of maxServerMemoryBytes until the server closes). Fixed on main"
-          + " by a5318cb (RequestParseGuard: INVALID_ARGUMENT, slots and memory released), where"
-          + " this test passes: enable it once main is merged")
   @Test
   void streamsEndedByAnUnparsableMessage_releaseTheirStreamSlotsAndMemory() throws Exception {
     try (AttackHarness h = start(defaults())) {

@@ -13,7 +13,6 @@ import io.grpc.Status;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Disabled;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -112,16 +111,6 @@ class MemoryAttacksTest {
     }
   }
 
-  @Disabled(
-      "server weakness on this branch's base (7bd4e16): one client may pin the whole"
-          + " maxServerMemoryBytes with held input (bytes of announced, incomplete batch bodies"
-          + " count against the service budget and no per-client share exists;"
-          + " maxCallMemoryBytes, 512 MiB by default, exceeds the budget), so every other"
-          + " client's calls fail with RESOURCE_EXHAUSTED naming maxServerMemoryBytes, for as"
-          + " long as the attacker sends an empty chunk now and then (no memory, but it resets"
-          + " streamIdleTimeout). On main, 6369b1c (maxClientMemoryBytes, a quarter of the budget)"
-          + " confines the attacker to its share and this test passes: enable it once main is"
-          + " merged")
   @Test
   void heldInputFillingTheBudget_doesNotDenyServiceToOtherClients() throws Exception {
     try (AttackHarness h = AttackHarness.start(arrow.allocator(), limits())) {

@@ -74,6 +74,9 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
     responses.disableAutoRequest();
     responses.setOnReadyHandler(call::onReady);
     responses.setOnCancelHandler(call::onCancel);
+    // However the call ends, even closed by gRPC or an interceptor without the handler seeing
+    // it, what it holds is released (release() is idempotent).
+    responses.setOnCloseHandler(call::release);
     // The slot is taken now, not when the header comes: a client that opens streams and sends
     // nothing must not hold more of them than one that sends headers.
     try {
