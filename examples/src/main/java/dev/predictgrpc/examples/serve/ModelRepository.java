@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -75,8 +76,8 @@ import org.jspecify.annotations.Nullable;
  *       (see {@link ModelManager}): whatever served keeps serving.
  *   <li>Which versions serve follows each name's {@link VersionPolicy}, default {@code latest(1)}
  *       as in Triton and TF Serving: a newer version replaces the served one, and deleting the
- *       newest brings the previous one back (after a gap: the newest is removed before the older
- *       one loads, since the policy admits only one).
+ *       newest brings the previous one back; the previous one is loaded before the newest is
+ *       removed, so calls always find a version.
  * </ul>
  *
  * <p>Names and versions are directory names of letters, digits, {@code .}, {@code _} and {@code
@@ -377,41 +378,69 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     // Versions the manager no longer serves (drained by their policy, removed through the Java
     // API or the admin service) are no longer ours to remove or reload.
     owned.keySet().retainAll(serving);
-    for (Key key : List.copyOf(owned.keySet())) {
-      if (!scan.containsKey(key) && !previousScan.containsKey(key)) {
-        unload(key);
+    // Names served only from elsewhere are in neither set: not the repository's to manage.
+    Set<String> names = new TreeSet<>();
+    scan.keySet().forEach(key -> names.add(key.name));
+    owned.keySet().forEach(key -> names.add(key.name));
+    for (String name : names) {
+      reconcile(name, scan, serving);
+    }
+  }
+
+  private void reconcile(String name, Map<Key, Fingerprint> scan, Set<Key> serving) {
+    List<Key> gone = new ArrayList<>();
+    for (Key key : owned.keySet()) {
+      if (key.name.equals(name) && !scan.containsKey(key) && !previousScan.containsKey(key)) {
+        gone.add(key);
       }
     }
-    serving = serving();
-    Map<String, List<String>> candidates = new TreeMap<>();
+    // What may serve: what serves and stays, and complete files not yet served or failed.
+    List<String> candidates = new ArrayList<>();
     for (Key key : serving) {
-      candidates.computeIfAbsent(key.name, n -> new ArrayList<>()).add(key.version);
+      if (key.name.equals(name) && !gone.contains(key)) {
+        candidates.add(key.version);
+      }
     }
     for (Map.Entry<Key, Fingerprint> entry : scan.entrySet()) {
       Key key = entry.getKey();
-      if (!serving.contains(key) && isStable(key, entry.getValue()) && !hasFailed(key, scan)) {
-        candidates.computeIfAbsent(key.name, n -> new ArrayList<>()).add(key.version);
+      if (key.name.equals(name)
+          && !serving.contains(key)
+          && isStable(key, entry.getValue())
+          && !hasFailed(key, scan)) {
+        candidates.add(key.version);
       }
     }
-    for (Map.Entry<String, List<String>> entry : candidates.entrySet()) {
-      String name = entry.getKey();
-      if (!hasFiles(name, scan)) {
-        continue; // Served from elsewhere; not the repository's to manage.
-      }
-      for (String version : policyOf(name).select(entry.getValue())) {
-        Key key = new Key(name, version);
-        Fingerprint fingerprint = scan.get(key);
-        if (!serving.contains(key)) {
-          load(key, fingerprint, false);
-        } else if (fingerprint != null
-            && owned.containsKey(key)
-            && !owned.get(key).fingerprint.equals(fingerprint)
-            && isStable(key, fingerprint)
-            && !hasFailed(key, scan)) {
-          load(key, fingerprint, true);
-        }
+    List<Key> added = new ArrayList<>();
+    List<Key> reloaded = new ArrayList<>();
+    for (String version : policyOf(name).select(candidates)) {
+      Key key = new Key(name, version);
+      Fingerprint fingerprint = scan.get(key);
+      if (!serving.contains(key)) {
+        added.add(key);
+      } else if (fingerprint != null
+          && owned.containsKey(key)
+          && !owned.get(key).fingerprint.equals(fingerprint)
+          && isStable(key, fingerprint)
+          && !hasFailed(key, scan)) {
+        reloaded.add(key);
       }
     }
+    if (!gone.isEmpty() && !added.isEmpty()) {
+      // A version takes over from one whose directory is gone (deleting the newest rolls back to
+      // the previous one). Load it first, so calls always find a version, under a policy that
+      // admits both for that moment: the name's own one may admit only the newest.
+      models().versionPolicy(name, VersionPolicy.all());
+      try {
+        added.forEach(key -> load(key, scan.get(key), false));
+        gone.forEach(this::unload);
+      } finally {
+        models().versionPolicy(name, policyOf(name));
+      }
+    } else {
+      gone.forEach(this::unload);
+      added.forEach(key -> load(key, scan.get(key), false));
+    }
+    reloaded.forEach(key -> load(key, scan.get(key), true));
   }
 
   /** Reads, creates and publishes one version; a failure is remembered and reported once. */
@@ -473,15 +502,6 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   private boolean hasFailed(Key key, Map<Key, Fingerprint> scan) {
     Fingerprint failedAt = failed.get(key);
     return failedAt != null && failedAt.equals(scan.get(key));
-  }
-
-  private static boolean hasFiles(String name, Map<Key, Fingerprint> scan) {
-    for (Key key : scan.keySet()) {
-      if (key.name.equals(name)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   private Set<Key> serving() {

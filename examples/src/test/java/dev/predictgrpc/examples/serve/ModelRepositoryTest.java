@@ -53,6 +53,8 @@ class ModelRepositoryTest {
   @TempDir Path root;
 
   private final List<String> events = new ArrayList<>();
+  /** What served right after each unload. */
+  private final List<List<String>> servingWhenUnloaded = new ArrayList<>();
   private PredictService service;
   private Server server;
   private ManagedChannel channel;
@@ -70,6 +72,8 @@ class ModelRepositoryTest {
         @Override
         public void unloaded(String name, String version) {
           events.add("unloaded " + name + ":" + version);
+          servingWhenUnloaded.add(
+              listed().stream().filter(line -> line.endsWith(" SERVING")).toList());
         }
 
         @Override
@@ -239,8 +243,15 @@ class ModelRepositoryTest {
     repository.poll();
     repository.poll();
 
-    assertThat(events).containsExactly("loaded iris:2", "unloaded iris:2", "loaded iris:1");
+    // Version 1 was loaded before version 2 went, so calls never met a name without a version.
+    assertThat(events).containsExactly("loaded iris:2", "loaded iris:1", "unloaded iris:2");
+    assertThat(servingWhenUnloaded).containsExactly(List.of("iris:1 SERVING"));
     assertThat(servedVersion()).isEqualTo("1");
+    // The name's own policy again: adding version 3 drains version 1.
+    write("iris", "3", resource("iris_gbt.onnx"));
+    repository.poll();
+    repository.poll();
+    assertThat(listed()).containsExactly("iris:3 SERVING");
   }
 
   @Test
