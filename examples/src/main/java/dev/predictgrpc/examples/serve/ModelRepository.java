@@ -43,9 +43,9 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A directory of models in the layout Triton and TF Serving use, {@code ROOT/NAME/VERSION/model.onnx},
- * kept in step with a server's {@link ModelManager}; it is also a {@link ModelLoader}, for the admin
- * service.
+ * A directory of models in the layout Triton and TF Serving use, {@code
+ * ROOT/NAME/VERSION/model.onnx}, kept in step with a server's {@link ModelManager}; it is also a
+ * {@link ModelLoader}, for the admin service.
  *
  * <pre>{@code
  * ModelRepository repository = ModelRepository.builder(Path.of("models")).build();
@@ -62,9 +62,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li>A new version directory is loaded once it is <em>stable</em>: its {@code model.onnx} has
- *       the same size, modification time and file identity as at the previous poll, so a file
- *       still being copied is not picked up. Writing elsewhere and renaming into place is safer
- *       still: a copy that stalls for longer than a poll interval looks stable.
+ *       the same size, modification time and file identity as at the previous poll, so a file still
+ *       being copied is not picked up. Writing elsewhere and renaming into place is safer still: a
+ *       copy that stalls for longer than a poll interval looks stable.
  *   <li>A version whose file changed is reloaded, once stable, with {@link ModelManager#replace}:
  *       calls in flight finish on the old one. A file rewritten with the same bytes (same SHA-256)
  *       is not reloaded.
@@ -72,17 +72,17 @@ import org.jspecify.annotations.Nullable;
  *       removed and drains; one poll's absence is tolerated, as when a file is deleted and copied
  *       anew. Only versions this repository loaded are ever removed.
  *   <li>A file that fails to load (not ONNX, unreadable, truncated) is reported once through the
- *       {@link Listener} and not tried again until it changes. A failed load changes nothing
- *       (see {@link ModelManager}): whatever served keeps serving.
+ *       {@link Listener} and not tried again until it changes. A failed load changes nothing (see
+ *       {@link ModelManager}): whatever served keeps serving.
  *   <li>Which versions serve follows each name's {@link VersionPolicy}, default {@code latest(1)}
  *       as in Triton and TF Serving: a newer version replaces the served one, and deleting the
  *       newest brings the previous one back; the previous one is loaded before the newest is
  *       removed, so calls always find a version.
  * </ul>
  *
- * <p>Names and versions are directory names of letters, digits, {@code .}, {@code _} and {@code
- * -}, not starting with a dot; anything else in the directory (such as a {@code .staging}
- * directory to copy into before renaming) is ignored.
+ * <p>Names and versions are directory names of letters, digits, {@code .}, {@code _} and {@code -},
+ * not starting with a dot; anything else in the directory (such as a {@code .staging} directory to
+ * copy into before renaming) is ignored.
  *
  * <p>Thread-safe: polls are serialized, and {@link #load} may run concurrently with them. Loads run
  * on the polling thread, one at a time. The repository does not own the manager and closing it
@@ -120,8 +120,8 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
 
     /**
-     * A version failed to load; reported once per change of its file. Whatever served before
-     * keeps serving.
+     * A version failed to load; reported once per change of its file. Whatever served before keeps
+     * serving.
      */
     default void failed(String name, String version, String reason) {
       logger.warning("model " + name + ":" + version + " failed to load: " + reason);
@@ -153,6 +153,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   private final VersionPolicy defaultPolicy;
   private final Map<String, VersionPolicy> policies;
   private final Listener listener;
+
   /** Names whose policy the manager has been given. */
   private final Set<String> policyApplied = ConcurrentHashMap.newKeySet();
 
@@ -532,7 +533,10 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     if (!isName(name)) {
       throw new PredictException(
           Status.Code.INVALID_ARGUMENT,
-          what + " '" + (name.length() <= 64 ? name : name.substring(0, 64) + "...") + "' is not a repository directory name (letters,"
+          what
+              + " '"
+              + (name.length() <= 64 ? name : name.substring(0, 64) + "...")
+              + "' is not a repository directory name (letters,"
               + " digits, '.', '_' and '-', not starting with '.')");
     }
   }
@@ -545,9 +549,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
   }
 
-  /**
-   * Builds a {@link ModelRepository}. Not thread-safe.
-   */
+  /** Builds a {@link ModelRepository}. Not thread-safe. */
   public static final class Builder {
     private final Path root;
     private ModelFactory factory =

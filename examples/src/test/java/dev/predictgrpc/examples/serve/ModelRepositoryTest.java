@@ -53,8 +53,10 @@ class ModelRepositoryTest {
   @TempDir Path root;
 
   private final List<String> events = new ArrayList<>();
+
   /** What served right after each unload. */
   private final List<List<String>> servingWhenUnloaded = new ArrayList<>();
+
   private PredictService service;
   private Server server;
   private ManagedChannel channel;
@@ -189,9 +191,7 @@ class ModelRepositoryTest {
     assertThat(events).containsExactly("loaded iris:1", "loaded iris:2");
     assertThat(servedVersion()).isEqualTo("2");
     // latest(1) by default: version 1 stays on disk but no longer serves.
-    assertThat(service.models().list())
-        .extracting(ModelVersion::version)
-        .containsExactly("2");
+    assertThat(service.models().list()).extracting(ModelVersion::version).containsExactly("2");
     repository.poll();
     assertThat(events).hasSize(2);
   }
