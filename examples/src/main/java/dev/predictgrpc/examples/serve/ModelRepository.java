@@ -214,7 +214,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
    */
   public synchronized void loadAll() {
     models();
-    Map<Key, Fingerprint> scan = scan();
+    Map<Key, Fingerprint> scan = scanOrReport();
     if (scan != null) {
       previousScan = scan; // Everything counts as stable.
       reconcile(scan);
@@ -224,7 +224,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   /** Scans the directory once and reconciles the served versions with it; see the class doc. */
   public synchronized void poll() {
     models();
-    Map<Key, Fingerprint> scan = scan();
+    Map<Key, Fingerprint> scan = scanOrReport();
     if (scan != null) {
       reconcile(scan);
       previousScan = scan;
@@ -278,13 +278,19 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
   }
 
-  /** Every version directory holding a {@link #MODEL_FILE}, by name then version. */
+  /**
+   * Every version directory holding a {@link #MODEL_FILE}, by name then version.
+   *
+   * @throws PredictException FAILED_PRECONDITION if the directory cannot be read
+   */
   @Override
   public List<Loadable> loadable() {
-    Map<Key, Fingerprint> scan = scan();
     List<Loadable> loadable = new ArrayList<>();
-    if (scan != null) {
-      scan.keySet().forEach(key -> loadable.add(new Loadable(key.name, key.version)));
+    try {
+      scan(root).keySet().forEach(key -> loadable.add(new Loadable(key.name, key.version)));
+    } catch (IOException e) {
+      throw new PredictException(
+          Status.Code.FAILED_PRECONDITION, "cannot read the model repository " + root + ": " + e);
     }
     return loadable;
   }
@@ -324,7 +330,24 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   }
 
   /** The version directories now, or null (reported once) if the root cannot be read. */
-  private @Nullable Map<Key, Fingerprint> scan() {
+  private @Nullable Map<Key, Fingerprint> scanOrReport() {
+    Map<Key, Fingerprint> scan;
+    try {
+      scan = scan(root);
+    } catch (IOException e) {
+      String reason = e.toString();
+      if (!reason.equals(lastScanError)) {
+        lastScanError = reason;
+        listener.scanFailed(reason);
+      }
+      return null;
+    }
+    lastScanError = null;
+    return scan;
+  }
+
+  /** The version directories now, by name then version. */
+  private static Map<Key, Fingerprint> scan(Path root) throws IOException {
     Map<Key, Fingerprint> scan = new TreeMap<>(Comparator.comparing(Key::toString));
     try (DirectoryStream<Path> names = Files.newDirectoryStream(root)) {
       for (Path nameDir : names) {
@@ -344,15 +367,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
           // Deleted while we looked: as good as absent.
         }
       }
-    } catch (IOException e) {
-      String reason = e.toString();
-      if (!reason.equals(lastScanError)) {
-        lastScanError = reason;
-        listener.scanFailed(reason);
-      }
-      return null;
     }
-    lastScanError = null;
     return scan;
   }
 

@@ -82,6 +82,11 @@ class ModelRepositoryTest {
         public void failed(String name, String version, String reason) {
           events.add("failed " + name + ":" + version);
         }
+
+        @Override
+        public void scanFailed(String reason) {
+          events.add("scan failed");
+        }
       };
 
   @BeforeEach
@@ -360,6 +365,28 @@ class ModelRepositoryTest {
     assertThatThrownBy(() -> repository.load("iris", "4"))
         .isInstanceOfSatisfying(
             PredictException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND));
+  }
+
+  @Test
+  void unreadableRepository_isReportedOnce_andServingGoesOn() throws Exception {
+    Path models = Files.createDirectories(root.resolve("models"));
+    write("iris", "1", resource("iris_logreg.onnx"));
+    Files.move(root.resolve("iris"), models.resolve("iris"));
+    repository.close();
+    repository = repository(ModelRepository.builder(models));
+    repository.loadAll();
+    Files.move(models, root.resolve("elsewhere"));
+
+    for (int i = 0; i < 3; i++) {
+      repository.poll();
+    }
+
+    assertThat(events).containsExactly("loaded iris:1", "scan failed");
+    assertThat(servedVersion()).isEqualTo("1"); // An unreadable directory unloads nothing.
+    assertThatThrownBy(repository::loadable)
+        .isInstanceOfSatisfying(
+            PredictException.class,
+            e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION));
   }
 
   @Test
