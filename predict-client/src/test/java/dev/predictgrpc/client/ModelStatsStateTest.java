@@ -53,7 +53,8 @@ class ModelStatsStateTest {
   void replacedVersion_isDrainingWhileACallRunsOnIt_thenGone() throws Exception {
     HeldModel one = new HeldModel("1");
     try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), one);
-        VectorSchemaRoot input = Batches.builder(arrow.allocator()).int32("x", new int[] {1}).build()) {
+        VectorSchemaRoot input =
+            Batches.builder(arrow.allocator()).int32("x", new int[] {1}).build()) {
       PredictClient client = harness.client;
       CompletableFuture<String> held =
           CompletableFuture.supplyAsync(
@@ -63,10 +64,15 @@ class ModelStatsStateTest {
                 }
               });
       assertThat(one.entered.await(30, TimeUnit.SECONDS)).isTrue();
-      assertThat(client.statistics()).singleElement()
-          .extracting(ModelStats::state).isEqualTo(ModelStats.State.SERVING);
+      assertThat(client.statistics())
+          .singleElement()
+          .extracting(ModelStats::state)
+          .isEqualTo(ModelStats.State.SERVING);
 
-      harness.service.models().versionPolicy("held", dev.predictgrpc.server.VersionPolicy.latest(1));
+      harness
+          .service
+          .models()
+          .versionPolicy("held", dev.predictgrpc.server.VersionPolicy.latest(1));
       harness.service.models().add(new HeldModel("2"));
 
       assertThat(client.statistics())

@@ -45,8 +45,8 @@ public interface ModelLoader {
   /**
    * Creates, but does not start, the model for {@code name} and {@code version}; its {@code name()}
    * and {@code version()} must return them. The caller takes ownership and starts it. The names
-   * come from a remote caller: an implementation that maps them to files must refuse any that
-   * would leave its directory.
+   * come from a remote caller: an implementation that maps them to files must refuse any that would
+   * leave its directory.
    *
    * @throws dev.predictgrpc.common.PredictException NOT_FOUND if there is no such version, or
    *     INVALID_ARGUMENT for a name or version it cannot hold; the admin service passes its code

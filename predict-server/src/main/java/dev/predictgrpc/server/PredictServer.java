@@ -56,6 +56,10 @@ import org.jspecify.annotations.Nullable;
  * }
  * }</pre>
  *
+ * <p>Models can be added, replaced and removed while it runs through {@link #models()}; with
+ * {@link Builder#adminService}, also remotely through {@code predictgrpc.v1.ModelAdminService},
+ * which is off by default.
+ *
  * <p>Health: the overall status ({@code ""}), the service name {@code
  * predictgrpc.v1.PredictionService} and each model's name report SERVING once {@link #start()}
  * returns, and NOT_SERVING from {@link #shutdown()} on, so load balancers drain the server.

@@ -145,11 +145,14 @@ class ModelAdminServiceTest {
 
   private static List<String> repository(ModelAdminServiceGrpc.ModelAdminServiceBlockingStub s) {
     List<String> lines = new ArrayList<>();
-    for (RepositoryModel m : s.listRepository(ListRepositoryRequest.getDefaultInstance())
-        .getModelsList()) {
+    for (RepositoryModel m :
+        s.listRepository(ListRepositoryRequest.getDefaultInstance()).getModelsList()) {
       lines.add(
-          m.getModel().getName() + ":" + m.getModel().getVersion()
-              + (m.getInRepository() ? " repo " : " - ") + m.getState());
+          m.getModel().getName()
+              + ":"
+              + m.getModel().getVersion()
+              + (m.getInRepository() ? " repo " : " - ")
+              + m.getState());
     }
     return lines;
   }
@@ -281,7 +284,9 @@ class ModelAdminServiceTest {
     var ops = admin(OPS_TOKEN);
     ops.loadModel(load("m", "1"));
 
-    assertStatus(() -> ops.loadModel(load("m", "2")), Status.Code.FAILED_PRECONDITION,
+    assertStatus(
+        () -> ops.loadModel(load("m", "2")),
+        Status.Code.FAILED_PRECONDITION,
         "weights file is truncated");
     try {
       ops.loadModel(load("m", "2"));
@@ -299,8 +304,8 @@ class ModelAdminServiceTest {
 
     server.models().versionPolicy("m", VersionPolicy.specific("1"));
     loader.versions.put("m:3", model -> {});
-    assertStatus(() -> ops.loadModel(load("m", "3")), Status.Code.FAILED_PRECONDITION,
-        "version policy");
+    assertStatus(
+        () -> ops.loadModel(load("m", "3")), Status.Code.FAILED_PRECONDITION, "version policy");
     assertThat(server.models().list())
         .extracting(v -> v.version() + " " + v.state())
         .containsExactly("1 SERVING");

@@ -27,8 +27,12 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 final class Callers {
   /** The figures of one run. Latencies in nanoseconds, sorted. */
   record Result(
-      long[] sortedLatencies, long errors, List<String> firstErrors, double seconds,
-      Map<String, Long> firstAnswerNanos, long[] sortedSwitchLatencies) {
+      long[] sortedLatencies,
+      long errors,
+      List<String> firstErrors,
+      double seconds,
+      Map<String, Long> firstAnswerNanos,
+      long[] sortedSwitchLatencies) {
     long calls() {
       return sortedLatencies.length + errors;
     }

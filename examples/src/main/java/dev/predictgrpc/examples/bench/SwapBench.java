@@ -30,13 +30,13 @@ import org.apache.arrow.memory.RootAllocator;
  * The {@code swap-bench} command: how much replacing a model while it serves costs its callers.
  *
  * <p>It starts {@code serve --model-repository} on a temporary directory holding the bundled iris
- * ONNX model as {@code iris/1/model.onnx}, and runs {@code --threads} callers sending one-row
- * unary calls back to back. During the first run a new version is written into the directory
- * every {@code --swap-every} (version 2, 3, ..., alternating the two bundled models; or, with
- * {@code --in-place}, the file of version 1 is overwritten); the server's repository polling
- * picks each up and, with the default version policy {@code latest:1}, replaces the served one.
- * The second run, of the same length, changes nothing. It prints calls, errors and p50/p99/max
- * latency of both runs side by side. Server and callers share this JVM and talk over loopback TCP.
+ * ONNX model as {@code iris/1/model.onnx}, and runs {@code --threads} callers sending one-row unary
+ * calls back to back. During the first run a new version is written into the directory every {@code
+ * --swap-every} (version 2, 3, ..., alternating the two bundled models; or, with {@code
+ * --in-place}, the file of version 1 is overwritten); the server's repository polling picks each up
+ * and, with the default version policy {@code latest:1}, replaces the served one. The second run,
+ * of the same length, changes nothing. It prints calls, errors and p50/p99/max latency of both runs
+ * side by side. Server and callers share this JVM and talk over loopback TCP.
  */
 public final class SwapBench {
   private static final String IRIS = "/dev/predictgrpc/examples/iris/";
@@ -46,7 +46,11 @@ public final class SwapBench {
 
   /** The command's settings. */
   record Settings(
-      Duration run, int threads, Duration swapEvery, Duration pollInterval, Duration warmup,
+      Duration run,
+      int threads,
+      Duration swapEvery,
+      Duration pollInterval,
+      Duration warmup,
       boolean inPlace) {}
 
   /**
@@ -99,8 +103,14 @@ public final class SwapBench {
     ByteArrayOutputStream serverLog = new ByteArrayOutputStream();
     PrintStream serverOut = new PrintStream(serverLog, true, StandardCharsets.UTF_8);
     String[] serveArgs = {
-      "--port", "0", "--bind", "127.0.0.1", "--model-repository", dir.toString(),
-      "--poll-interval", settings.pollInterval().toMillis() + "ms"
+      "--port",
+      "0",
+      "--bind",
+      "127.0.0.1",
+      "--model-repository",
+      dir.toString(),
+      "--poll-interval",
+      settings.pollInterval().toMillis() + "ms"
     };
     try (BufferAllocator allocator = new RootAllocator();
         Serve.Running server = Serve.start(serveArgs, serverOut);
@@ -134,8 +144,8 @@ public final class SwapBench {
   }
 
   /**
-   * Calls for at least the warm-up time, then in rounds of a second until a round spends under
-   * 30 ms compiling (at most 60 s), so that neither run measures the JIT: the first run would
+   * Calls for at least the warm-up time, then in rounds of a second until a round spends under 30
+   * ms compiling (at most 60 s), so that neither run measures the JIT: the first run would
    * otherwise pay for it alone. A warm-up time of 0 skips all of it (for smoke tests).
    */
   private static void warmUp(
@@ -157,9 +167,9 @@ public final class SwapBench {
   }
 
   /**
-   * Writes a new model every {@code swapEvery}, plainly (not written elsewhere and renamed), so
-   * the repository's stability check is what keeps a half-written file out. Records when each
-   * version was written.
+   * Writes a new model every {@code swapEvery}, plainly (not written elsewhere and renamed), so the
+   * repository's stability check is what keeps a half-written file out. Records when each version
+   * was written.
    */
   private static Thread swapper(
       Settings settings, Path dir, byte[][] models, Map<String, Long> written) {
@@ -207,12 +217,23 @@ public final class SwapBench {
   }
 
   private static void printTable(
-      Callers.Result swaps, JvmTimes swapTimes, Callers.Result steady, JvmTimes steadyTimes,
+      Callers.Result swaps,
+      JvmTimes swapTimes,
+      Callers.Result steady,
+      JvmTimes steadyTimes,
       PrintStream out) {
     out.printf(
         Locale.ROOT,
         "%-14s %9s %9s %7s %8s %8s %8s %9s %7s %7s%n",
-        "run", "calls", "calls/s", "errors", "p50 ms", "p99 ms", "max ms", "versions", "JIT ms",
+        "run",
+        "calls",
+        "calls/s",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "versions",
+        "JIT ms",
         "GC ms");
     row("with swaps", swaps, swapTimes, out);
     row("without swaps", steady, steadyTimes, out);
@@ -254,7 +275,10 @@ public final class SwapBench {
 
   /** How many writes became a served version, and how long after the write it first answered. */
   private static void printSwaps(
-      Callers.Result swaps, Map<String, Long> written, String serverLog, Settings settings,
+      Callers.Result swaps,
+      Map<String, Long> written,
+      String serverLog,
+      Settings settings,
       PrintStream out) {
     long loads = serverLog.lines().filter(l -> l.matches("(re)?loaded model .*")).count() - 1;
     long failures = serverLog.lines().filter(l -> l.contains("failed to load")).count();
@@ -353,8 +377,7 @@ public final class SwapBench {
       }
     }
     return new Settings(
-        duration(seconds), threads, duration(swapEvery), duration(poll), duration(warmup),
-        inPlace);
+        duration(seconds), threads, duration(swapEvery), duration(poll), duration(warmup), inPlace);
   }
 
   private static double positive(String option, double value) {

@@ -32,6 +32,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -42,9 +43,9 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A directory of models in the layout Triton and TF Serving use, {@code ROOT/NAME/VERSION/model.onnx},
- * kept in step with a server's {@link ModelManager}; it is also a {@link ModelLoader}, for the admin
- * service.
+ * A directory of models in the layout Triton and TF Serving use, {@code
+ * ROOT/NAME/VERSION/model.onnx}, kept in step with a server's {@link ModelManager}; it is also a
+ * {@link ModelLoader}, for the admin service.
  *
  * <pre>{@code
  * ModelRepository repository = ModelRepository.builder(Path.of("models")).build();
@@ -61,9 +62,9 @@ import org.jspecify.annotations.Nullable;
  *
  * <ul>
  *   <li>A new version directory is loaded once it is <em>stable</em>: its {@code model.onnx} has
- *       the same size, modification time and file identity as at the previous poll, so a file
- *       still being copied is not picked up. Writing elsewhere and renaming into place is safer
- *       still: a copy that stalls for longer than a poll interval looks stable.
+ *       the same size, modification time and file identity as at the previous poll, so a file still
+ *       being copied is not picked up. Writing elsewhere and renaming into place is safer still: a
+ *       copy that stalls for longer than a poll interval looks stable.
  *   <li>A version whose file changed is reloaded, once stable, with {@link ModelManager#replace}:
  *       calls in flight finish on the old one. A file rewritten with the same bytes (same SHA-256)
  *       is not reloaded.
@@ -71,17 +72,17 @@ import org.jspecify.annotations.Nullable;
  *       removed and drains; one poll's absence is tolerated, as when a file is deleted and copied
  *       anew. Only versions this repository loaded are ever removed.
  *   <li>A file that fails to load (not ONNX, unreadable, truncated) is reported once through the
- *       {@link Listener} and not tried again until it changes. A failed load changes nothing
- *       (see {@link ModelManager}): whatever served keeps serving.
+ *       {@link Listener} and not tried again until it changes. A failed load changes nothing (see
+ *       {@link ModelManager}): whatever served keeps serving.
  *   <li>Which versions serve follows each name's {@link VersionPolicy}, default {@code latest(1)}
  *       as in Triton and TF Serving: a newer version replaces the served one, and deleting the
- *       newest brings the previous one back (after a gap: the newest is removed before the older
- *       one loads, since the policy admits only one).
+ *       newest brings the previous one back; the previous one is loaded before the newest is
+ *       removed, so calls always find a version.
  * </ul>
  *
- * <p>Names and versions are directory names of letters, digits, {@code .}, {@code _} and {@code
- * -}, not starting with a dot; anything else in the directory (such as a {@code .staging}
- * directory to copy into before renaming) is ignored.
+ * <p>Names and versions are directory names of letters, digits, {@code .}, {@code _} and {@code -},
+ * not starting with a dot; anything else in the directory (such as a {@code .staging} directory to
+ * copy into before renaming) is ignored.
  *
  * <p>Thread-safe: polls are serialized, and {@link #load} may run concurrently with them. Loads run
  * on the polling thread, one at a time. The repository does not own the manager and closing it
@@ -119,8 +120,8 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
 
     /**
-     * A version failed to load; reported once per change of its file. Whatever served before
-     * keeps serving.
+     * A version failed to load; reported once per change of its file. Whatever served before keeps
+     * serving.
      */
     default void failed(String name, String version, String reason) {
       logger.warning("model " + name + ":" + version + " failed to load: " + reason);
@@ -152,6 +153,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   private final VersionPolicy defaultPolicy;
   private final Map<String, VersionPolicy> policies;
   private final Listener listener;
+
   /** Names whose policy the manager has been given. */
   private final Set<String> policyApplied = ConcurrentHashMap.newKeySet();
 
@@ -212,7 +214,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
    */
   public synchronized void loadAll() {
     models();
-    Map<Key, Fingerprint> scan = scan();
+    Map<Key, Fingerprint> scan = scanOrReport();
     if (scan != null) {
       previousScan = scan; // Everything counts as stable.
       reconcile(scan);
@@ -222,7 +224,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   /** Scans the directory once and reconciles the served versions with it; see the class doc. */
   public synchronized void poll() {
     models();
-    Map<Key, Fingerprint> scan = scan();
+    Map<Key, Fingerprint> scan = scanOrReport();
     if (scan != null) {
       reconcile(scan);
       previousScan = scan;
@@ -276,13 +278,19 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
   }
 
-  /** Every version directory holding a {@link #MODEL_FILE}, by name then version. */
+  /**
+   * Every version directory holding a {@link #MODEL_FILE}, by name then version.
+   *
+   * @throws PredictException FAILED_PRECONDITION if the directory cannot be read
+   */
   @Override
   public List<Loadable> loadable() {
-    Map<Key, Fingerprint> scan = scan();
     List<Loadable> loadable = new ArrayList<>();
-    if (scan != null) {
-      scan.keySet().forEach(key -> loadable.add(new Loadable(key.name, key.version)));
+    try {
+      scan(root).keySet().forEach(key -> loadable.add(new Loadable(key.name, key.version)));
+    } catch (IOException e) {
+      throw new PredictException(
+          Status.Code.FAILED_PRECONDITION, "cannot read the model repository " + root + ": " + e);
     }
     return loadable;
   }
@@ -322,7 +330,24 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
   }
 
   /** The version directories now, or null (reported once) if the root cannot be read. */
-  private @Nullable Map<Key, Fingerprint> scan() {
+  private @Nullable Map<Key, Fingerprint> scanOrReport() {
+    Map<Key, Fingerprint> scan;
+    try {
+      scan = scan(root);
+    } catch (IOException e) {
+      String reason = e.toString();
+      if (!reason.equals(lastScanError)) {
+        lastScanError = reason;
+        listener.scanFailed(reason);
+      }
+      return null;
+    }
+    lastScanError = null;
+    return scan;
+  }
+
+  /** The version directories now, by name then version. */
+  private static Map<Key, Fingerprint> scan(Path root) throws IOException {
     Map<Key, Fingerprint> scan = new TreeMap<>(Comparator.comparing(Key::toString));
     try (DirectoryStream<Path> names = Files.newDirectoryStream(root)) {
       for (Path nameDir : names) {
@@ -342,15 +367,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
           // Deleted while we looked: as good as absent.
         }
       }
-    } catch (IOException e) {
-      String reason = e.toString();
-      if (!reason.equals(lastScanError)) {
-        lastScanError = reason;
-        listener.scanFailed(reason);
-      }
-      return null;
     }
-    lastScanError = null;
     return scan;
   }
 
@@ -377,41 +394,69 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     // Versions the manager no longer serves (drained by their policy, removed through the Java
     // API or the admin service) are no longer ours to remove or reload.
     owned.keySet().retainAll(serving);
-    for (Key key : List.copyOf(owned.keySet())) {
-      if (!scan.containsKey(key) && !previousScan.containsKey(key)) {
-        unload(key);
+    // Names served only from elsewhere are in neither set: not the repository's to manage.
+    Set<String> names = new TreeSet<>();
+    scan.keySet().forEach(key -> names.add(key.name));
+    owned.keySet().forEach(key -> names.add(key.name));
+    for (String name : names) {
+      reconcile(name, scan, serving);
+    }
+  }
+
+  private void reconcile(String name, Map<Key, Fingerprint> scan, Set<Key> serving) {
+    List<Key> gone = new ArrayList<>();
+    for (Key key : owned.keySet()) {
+      if (key.name.equals(name) && !scan.containsKey(key) && !previousScan.containsKey(key)) {
+        gone.add(key);
       }
     }
-    serving = serving();
-    Map<String, List<String>> candidates = new TreeMap<>();
+    // What may serve: what serves and stays, and complete files not yet served or failed.
+    List<String> candidates = new ArrayList<>();
     for (Key key : serving) {
-      candidates.computeIfAbsent(key.name, n -> new ArrayList<>()).add(key.version);
+      if (key.name.equals(name) && !gone.contains(key)) {
+        candidates.add(key.version);
+      }
     }
     for (Map.Entry<Key, Fingerprint> entry : scan.entrySet()) {
       Key key = entry.getKey();
-      if (!serving.contains(key) && isStable(key, entry.getValue()) && !hasFailed(key, scan)) {
-        candidates.computeIfAbsent(key.name, n -> new ArrayList<>()).add(key.version);
+      if (key.name.equals(name)
+          && !serving.contains(key)
+          && isStable(key, entry.getValue())
+          && !hasFailed(key, scan)) {
+        candidates.add(key.version);
       }
     }
-    for (Map.Entry<String, List<String>> entry : candidates.entrySet()) {
-      String name = entry.getKey();
-      if (!hasFiles(name, scan)) {
-        continue; // Served from elsewhere; not the repository's to manage.
-      }
-      for (String version : policyOf(name).select(entry.getValue())) {
-        Key key = new Key(name, version);
-        Fingerprint fingerprint = scan.get(key);
-        if (!serving.contains(key)) {
-          load(key, fingerprint, false);
-        } else if (fingerprint != null
-            && owned.containsKey(key)
-            && !owned.get(key).fingerprint.equals(fingerprint)
-            && isStable(key, fingerprint)
-            && !hasFailed(key, scan)) {
-          load(key, fingerprint, true);
-        }
+    List<Key> added = new ArrayList<>();
+    List<Key> reloaded = new ArrayList<>();
+    for (String version : policyOf(name).select(candidates)) {
+      Key key = new Key(name, version);
+      Fingerprint fingerprint = scan.get(key);
+      if (!serving.contains(key)) {
+        added.add(key);
+      } else if (fingerprint != null
+          && owned.containsKey(key)
+          && !owned.get(key).fingerprint.equals(fingerprint)
+          && isStable(key, fingerprint)
+          && !hasFailed(key, scan)) {
+        reloaded.add(key);
       }
     }
+    if (!gone.isEmpty() && !added.isEmpty()) {
+      // A version takes over from one whose directory is gone (deleting the newest rolls back to
+      // the previous one). Load it first, so calls always find a version, under a policy that
+      // admits both for that moment: the name's own one may admit only the newest.
+      models().versionPolicy(name, VersionPolicy.all());
+      try {
+        added.forEach(key -> load(key, scan.get(key), false));
+        gone.forEach(this::unload);
+      } finally {
+        models().versionPolicy(name, policyOf(name));
+      }
+    } else {
+      gone.forEach(this::unload);
+      added.forEach(key -> load(key, scan.get(key), false));
+    }
+    reloaded.forEach(key -> load(key, scan.get(key), true));
   }
 
   /** Reads, creates and publishes one version; a failure is remembered and reported once. */
@@ -475,15 +520,6 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     return failedAt != null && failedAt.equals(scan.get(key));
   }
 
-  private static boolean hasFiles(String name, Map<Key, Fingerprint> scan) {
-    for (Key key : scan.keySet()) {
-      if (key.name.equals(name)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
   private Set<Key> serving() {
     Set<Key> serving = new HashSet<>();
     for (ModelVersion version : models().list()) {
@@ -512,7 +548,10 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     if (!isName(name)) {
       throw new PredictException(
           Status.Code.INVALID_ARGUMENT,
-          what + " '" + (name.length() <= 64 ? name : name.substring(0, 64) + "...") + "' is not a repository directory name (letters,"
+          what
+              + " '"
+              + (name.length() <= 64 ? name : name.substring(0, 64) + "...")
+              + "' is not a repository directory name (letters,"
               + " digits, '.', '_' and '-', not starting with '.')");
     }
   }
@@ -525,9 +564,7 @@ public final class ModelRepository implements ModelLoader, AutoCloseable {
     }
   }
 
-  /**
-   * Builds a {@link ModelRepository}. Not thread-safe.
-   */
+  /** Builds a {@link ModelRepository}. Not thread-safe. */
   public static final class Builder {
     private final Path root;
     private ModelFactory factory =

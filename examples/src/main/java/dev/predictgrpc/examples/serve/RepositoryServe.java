@@ -61,7 +61,8 @@ final class RepositoryServe {
         admin = true;
         return 1;
       }
-      if (!List.of("--model-repository", "--poll-interval", "--version-policy", "--admin-token-file")
+      if (!List.of(
+                  "--model-repository", "--poll-interval", "--version-policy", "--admin-token-file")
               .contains(arg)
           || i + 1 >= args.length) {
         return 0;
@@ -78,7 +79,9 @@ final class RepositoryServe {
           int equals = value.indexOf('=');
           if (equals <= 0) {
             throw new UsageException(
-                "--version-policy " + value + " is not NAME=latest:N, NAME=all or NAME=specific:V,..");
+                "--version-policy "
+                    + value
+                    + " is not NAME=latest:N, NAME=all or NAME=specific:V,..");
           }
           policies.put(value.substring(0, equals), parsePolicy(value.substring(equals + 1)));
           break;
@@ -114,7 +117,8 @@ final class RepositoryServe {
       }
       if (admin && adminTokenFile == null && !isLoopback(bind)) {
         throw new UsageException(
-            "--admin without --admin-token-file would let anyone who can reach " + bind
+            "--admin without --admin-token-file would let anyone who can reach "
+                + bind
                 + " load and unload models; give --admin-token-file FILE, or --bind 127.0.0.1");
       }
     }
@@ -160,8 +164,7 @@ final class RepositoryServe {
         repository.start(interval);
         control = "checked for changes every " + describe(interval);
       }
-      out.println(
-          "model repository " + dir + ": serving " + served(server) + "; " + control);
+      out.println("model repository " + dir + ": serving " + served(server) + "; " + control);
       out.println(Serve.servingLine(bind, server.port()));
       out.flush();
       return new Serve.Running(server, allocator, repository);
@@ -223,8 +226,13 @@ final class RepositoryServe {
       @Override
       public void failed(String name, String version, String reason) {
         out.println(
-            "model " + name + ":" + version + " failed to load (tried again when its file "
-                + "changes; what served keeps serving): " + reason);
+            "model "
+                + name
+                + ":"
+                + version
+                + " failed to load (tried again when its file "
+                + "changes; what served keeps serving): "
+                + reason);
       }
 
       @Override

@@ -24,8 +24,16 @@ class SwapBenchTest {
     int status =
         SwapBench.run(
             new String[] {
-              "--seconds", "1", "--threads", "2", "--swap-every", "0.25",
-              "--poll-interval", "0.05", "--warmup-seconds", "0"
+              "--seconds",
+              "1",
+              "--threads",
+              "2",
+              "--swap-every",
+              "0.25",
+              "--poll-interval",
+              "0.05",
+              "--warmup-seconds",
+              "0"
             },
             out,
             out);

@@ -53,6 +53,10 @@ class ModelRepositoryTest {
   @TempDir Path root;
 
   private final List<String> events = new ArrayList<>();
+
+  /** What served right after each unload. */
+  private final List<List<String>> servingWhenUnloaded = new ArrayList<>();
+
   private PredictService service;
   private Server server;
   private ManagedChannel channel;
@@ -70,11 +74,18 @@ class ModelRepositoryTest {
         @Override
         public void unloaded(String name, String version) {
           events.add("unloaded " + name + ":" + version);
+          servingWhenUnloaded.add(
+              listed().stream().filter(line -> line.endsWith(" SERVING")).toList());
         }
 
         @Override
         public void failed(String name, String version, String reason) {
           events.add("failed " + name + ":" + version);
+        }
+
+        @Override
+        public void scanFailed(String reason) {
+          events.add("scan failed");
         }
       };
 
@@ -185,9 +196,7 @@ class ModelRepositoryTest {
     assertThat(events).containsExactly("loaded iris:1", "loaded iris:2");
     assertThat(servedVersion()).isEqualTo("2");
     // latest(1) by default: version 1 stays on disk but no longer serves.
-    assertThat(service.models().list())
-        .extracting(ModelVersion::version)
-        .containsExactly("2");
+    assertThat(service.models().list()).extracting(ModelVersion::version).containsExactly("2");
     repository.poll();
     assertThat(events).hasSize(2);
   }
@@ -239,8 +248,15 @@ class ModelRepositoryTest {
     repository.poll();
     repository.poll();
 
-    assertThat(events).containsExactly("loaded iris:2", "unloaded iris:2", "loaded iris:1");
+    // Version 1 was loaded before version 2 went, so calls never met a name without a version.
+    assertThat(events).containsExactly("loaded iris:2", "loaded iris:1", "unloaded iris:2");
+    assertThat(servingWhenUnloaded).containsExactly(List.of("iris:1 SERVING"));
     assertThat(servedVersion()).isEqualTo("1");
+    // The name's own policy again: adding version 3 drains version 1.
+    write("iris", "3", resource("iris_gbt.onnx"));
+    repository.poll();
+    repository.poll();
+    assertThat(listed()).containsExactly("iris:3 SERVING");
   }
 
   @Test
@@ -349,6 +365,28 @@ class ModelRepositoryTest {
     assertThatThrownBy(() -> repository.load("iris", "4"))
         .isInstanceOfSatisfying(
             PredictException.class, e -> assertThat(e.code()).isEqualTo(Status.Code.NOT_FOUND));
+  }
+
+  @Test
+  void unreadableRepository_isReportedOnce_andServingGoesOn() throws Exception {
+    Path models = Files.createDirectories(root.resolve("models"));
+    write("iris", "1", resource("iris_logreg.onnx"));
+    Files.move(root.resolve("iris"), models.resolve("iris"));
+    repository.close();
+    repository = repository(ModelRepository.builder(models));
+    repository.loadAll();
+    Files.move(models, root.resolve("elsewhere"));
+
+    for (int i = 0; i < 3; i++) {
+      repository.poll();
+    }
+
+    assertThat(events).containsExactly("loaded iris:1", "scan failed");
+    assertThat(servedVersion()).isEqualTo("1"); // An unreadable directory unloads nothing.
+    assertThatThrownBy(repository::loadable)
+        .isInstanceOfSatisfying(
+            PredictException.class,
+            e -> assertThat(e.code()).isEqualTo(Status.Code.FAILED_PRECONDITION));
   }
 
   @Test

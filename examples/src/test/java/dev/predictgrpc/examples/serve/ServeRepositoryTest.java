@@ -102,8 +102,14 @@ class ServeRepositoryTest {
     try (Serve.Running running =
             Serve.start(
                 new String[] {
-                  "--port", "0", "--bind", "127.0.0.1",
-                  "--model-repository", repository().toString(), "--poll-interval", "50ms"
+                  "--port",
+                  "0",
+                  "--bind",
+                  "127.0.0.1",
+                  "--model-repository",
+                  repository().toString(),
+                  "--poll-interval",
+                  "50ms"
                 },
                 sink());
         PredictClient client =
@@ -129,9 +135,15 @@ class ServeRepositoryTest {
     try (Serve.Running running =
             Serve.start(
                 new String[] {
-                  "--port", "0", "--bind", "127.0.0.1",
-                  "--model-repository", repository().toString(),
-                  "--admin", "--admin-token-file", tokenFile.toString()
+                  "--port",
+                  "0",
+                  "--bind",
+                  "127.0.0.1",
+                  "--model-repository",
+                  repository().toString(),
+                  "--admin",
+                  "--admin-token-file",
+                  tokenFile.toString()
                 },
                 sink());
         PredictClient client =
@@ -153,11 +165,13 @@ class ServeRepositoryTest {
             .containsExactly("1 MODEL_STATE_SERVING", "2 MODEL_STATE_UNSPECIFIED");
         assertThat(answeringVersion(client)).isEqualTo("1"); // Not polled with --admin.
 
-        assertCode(() -> admin(channel, null).loadModel(load("iris", "2")),
-            Status.Code.PERMISSION_DENIED);
-        assertCode(() -> admin(channel, "guess").loadModel(load("iris", "2")),
+        assertCode(
+            () -> admin(channel, null).loadModel(load("iris", "2")), Status.Code.PERMISSION_DENIED);
+        assertCode(
+            () -> admin(channel, "guess").loadModel(load("iris", "2")),
             Status.Code.UNAUTHENTICATED);
-        assertCode(() -> admin(channel, "s3cret").loadModel(load("iris", "../../token")),
+        assertCode(
+            () -> admin(channel, "s3cret").loadModel(load("iris", "../../token")),
             Status.Code.INVALID_ARGUMENT);
 
         assertThat(admin(channel, "s3cret").loadModel(load("iris", "")).getModel().getVersion())
@@ -180,8 +194,7 @@ class ServeRepositoryTest {
   private static void assertCode(Runnable call, Status.Code code) {
     assertThatThrownBy(call::run)
         .isInstanceOfSatisfying(
-            StatusRuntimeException.class,
-            e -> assertThat(e.getStatus().getCode()).isEqualTo(code));
+            StatusRuntimeException.class, e -> assertThat(e.getStatus().getCode()).isEqualTo(code));
   }
 
   @Test

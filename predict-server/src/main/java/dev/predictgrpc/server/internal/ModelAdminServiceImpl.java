@@ -79,10 +79,19 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
         throw new PredictException(Status.Code.FAILED_PRECONDITION, e.getMessage(), e);
       }
       logger.info(
-          "principal '" + principal + "' " + (replace ? "reloaded" : "loaded") + " model "
-              + name + ":" + version);
+          "principal '"
+              + principal
+              + "' "
+              + (replace ? "reloaded" : "loaded")
+              + " model "
+              + name
+              + ":"
+              + version);
       observer.onNext(
-          LoadModelResponse.newBuilder().setModel(spec(name, version)).setReplaced(replace).build());
+          LoadModelResponse.newBuilder()
+              .setModel(spec(name, version))
+              .setReplaced(replace)
+              .build());
       observer.onCompleted();
     } catch (RuntimeException e) {
       fail(observer, e, "load", name);
@@ -179,7 +188,10 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
     if (!admins.isAllowed(principal, model)) {
       throw new PredictException(
           Status.Code.PERMISSION_DENIED,
-          "principal '" + ClientText.name(principal) + "' may not " + action
+          "principal '"
+              + ClientText.name(principal)
+              + "' may not "
+              + action
               + (model.isEmpty() ? " models" : " model '" + ClientText.name(model) + "'")
               + " (the admin authorizer refused)");
     }
@@ -223,8 +235,12 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
     } catch (Exception e) {
       throw new PredictException(
           Status.Code.FAILED_PRECONDITION,
-          "model '" + ClientText.name(name) + "' version '" + ClientText.name(version)
-              + "' could not be loaded: " + e,
+          "model '"
+              + ClientText.name(name)
+              + "' version '"
+              + ClientText.name(version)
+              + "' could not be loaded: "
+              + e,
           e);
     }
     if (model == null || !name.equals(model.name()) || !version.equals(model.version())) {
@@ -233,14 +249,19 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
       }
       throw new PredictException(
           Status.Code.INTERNAL,
-          "the model loader returned " + model + " for model '" + ClientText.name(name)
-              + "' version '" + ClientText.name(version) + "'");
+          "the model loader returned "
+              + model
+              + " for model '"
+              + ClientText.name(name)
+              + "' version '"
+              + ClientText.name(version)
+              + "'");
     }
     return model;
   }
 
-  private static void fail(StreamObserver<?> observer, RuntimeException e, String action,
-      String name) {
+  private static void fail(
+      StreamObserver<?> observer, RuntimeException e, String action, String name) {
     Status status;
     if (e instanceof PredictException) {
       status = ((PredictException) e).toStatus();
@@ -252,8 +273,9 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
       // A loader or model bug: the admin caller is trusted, but its message may still hold
       // internals, so it gets the type and the server log gets the trace.
       logger.log(Level.WARNING, "could not " + action + " model '" + name + "'", e);
-      status = Status.INTERNAL.withDescription(
-          "could not " + action + " model '" + name + "': " + e.getClass().getName());
+      status =
+          Status.INTERNAL.withDescription(
+              "could not " + action + " model '" + name + "': " + e.getClass().getName());
     }
     String description = status.getDescription();
     observer.onError(
