@@ -447,7 +447,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private void allocateBody() {
     // The body's bytes move from the queue into Arrow memory: stop counting them as queued input
     // first, so that they do not count twice against the limit.
-    heldInput.shrinkTo(Math.max(0, heldInput.held() - bodyLength));
+    heldInput.release(bodyLength);
     try {
       body = allocator.buffer(bodyLength);
     } catch (OutOfMemoryException e) {
@@ -598,7 +598,7 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     if (!ArrowChunkEncoder.isDictionaryEncoded(messageSchema.getFields())) {
       // The common case: vectors straight from the (possibly cached, immutable) message schema.
       root = VectorSchemaRoot.create(messageSchema, allocator);
-      batchShape = BatchShape.of(messageSchema.getFields());
+      batchShape = BatchShape.of(messageSchema);
       notifySchema();
       return;
     }

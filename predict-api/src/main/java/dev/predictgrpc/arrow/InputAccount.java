@@ -26,6 +26,8 @@ import org.jspecify.annotations.Nullable;
  */
 final class InputAccount {
   private static final long GRANULE = 4096;
+  /** Reservations shrink in steps of at least this much, so small calls make one at most. */
+  private static final long SHRINK_STEP_BYTES = 64 << 10;
 
   private final BufferAllocator allocator;
   private @Nullable AllocationReservation reservation;
@@ -44,7 +46,8 @@ final class InputAccount {
 
   /**
    * Makes the count {@code bytes}. Growing reserves only the difference; shrinking gives memory
-   * back once the count falls below half of what is reserved, so a steady stream does not churn.
+   * back once the count falls below half of what is reserved and by at least 64 KiB (or to
+   * nothing), so a steady stream does not churn.
    *
    * @throws ArrowChunkException naming the refusing allocator if counting more breaks a limit;
    *     everything is released then, as the decoder fails
@@ -52,14 +55,35 @@ final class InputAccount {
   void holdExactly(long bytes, String what) {
     if (bytes > reserved) {
       reserve(roundUp(bytes) - reserved, what);
-    } else if (bytes < reserved / 2) {
+    } else if (bytes == 0) {
+      releaseAll();
+    } else if (bytes < reserved / 2 && worthShrinking(bytes)) {
       shrinkTo(bytes);
     }
     held = bytes;
   }
 
+  /**
+   * Stops counting {@code bytes} that are about to be allocated for real (a message body moving
+   * from the queue into Arrow memory), so they do not count twice against the limit. Amounts
+   * too small to matter stay counted until the next change, which saves a reservation per call.
+   */
+  void release(long bytes) {
+    long remaining = Math.max(0, held - bytes);
+    if (worthShrinking(remaining)) {
+      shrinkTo(remaining);
+    } else {
+      held = remaining;
+    }
+  }
+
+  /** True if shrinking to {@code bytes} would give back a worthwhile amount. */
+  private boolean worthShrinking(long bytes) {
+    return reserved - roundUp(bytes) >= SHRINK_STEP_BYTES;
+  }
+
   /** Makes the count exactly {@code bytes} (to a granule), which must not be more than now. */
-  void shrinkTo(long bytes) {
+  private void shrinkTo(long bytes) {
     releaseAll();
     if (bytes > 0) {
       reserve(roundUp(bytes), "the input held");

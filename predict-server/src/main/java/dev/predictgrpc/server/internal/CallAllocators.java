@@ -41,6 +41,9 @@ final class CallAllocators {
 
   private final BufferAllocator parent;
   private final long clientLimit;
+  /** Idle client shares kept open for their clients' next calls, beyond those with calls. */
+  private static final int MAX_IDLE_CLIENT_SHARES = 256;
+
   private final Map<String, ClientShare> clients = new HashMap<>(); // Guarded by this.
   private int open; // Guarded by this.
 
@@ -91,12 +94,27 @@ final class CallAllocators {
 
   private synchronized void closed(String client) {
     ClientShare share = clients.get(client);
-    if (share != null && --share.calls == 0) {
+    // An idle share is kept for the client's next call (creating an allocator per unary call cost
+    // a few microseconds), unless many clients have come and gone: then idle shares are closed as
+    // they become idle, so the map never grows with every address that ever called.
+    if (share != null && --share.calls == 0 && clients.size() > MAX_IDLE_CLIENT_SHARES) {
       clients.remove(client);
       release(share.allocator);
     }
     open--;
     notifyAll();
+  }
+
+  /** Closes the allocators of idle clients; call once no call can open any more. */
+  synchronized void closeIdleShares() {
+    clients.values().removeIf(
+        share -> {
+          if (share.calls == 0) {
+            release(share.allocator);
+            return true;
+          }
+          return false;
+        });
   }
 
   /**

@@ -74,7 +74,9 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
    * @throws InterruptedException if interrupted while waiting
    */
   public boolean awaitCallsReleased(Duration timeout) throws InterruptedException {
-    return state.calls.awaitAllClosed(timeout);
+    boolean released = state.calls.awaitAllClosed(timeout);
+    state.calls.closeIdleShares();
+    return released;
   }
 
   /**
