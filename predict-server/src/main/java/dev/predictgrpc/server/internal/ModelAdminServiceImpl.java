@@ -147,7 +147,7 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
       for (ModelVersion hosted : models.list()) {
         RepositoryModel.Builder entry = entry(byName, hosted.name(), hosted.version());
         if (rank(hosted.state()) > rank(entry.getState())) {
-          entry.setState(toProto(hosted.state()));
+          entry.setState(PredictionServiceImpl.toProto(hosted.state()));
         }
       }
       ListRepositoryResponse.Builder response = ListRepositoryResponse.newBuilder();
@@ -305,18 +305,7 @@ public final class ModelAdminServiceImpl extends ModelAdminServiceGrpc.ModelAdmi
   }
 
   private static int rank(ModelState state) {
-    return rank(toProto(state));
-  }
-
-  private static dev.predictgrpc.api.v1.ModelState toProto(ModelState state) {
-    switch (state) {
-      case LOADING:
-        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_LOADING;
-      case SERVING:
-        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_SERVING;
-      default:
-        return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_DRAINING;
-    }
+    return rank(PredictionServiceImpl.toProto(state));
   }
 
   private static ModelSpec spec(String name, String version) {

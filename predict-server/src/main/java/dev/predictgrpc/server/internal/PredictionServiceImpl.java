@@ -306,7 +306,8 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
     return proto.build();
   }
 
-  private static dev.predictgrpc.api.v1.ModelState toProto(ModelState state) {
+  /** The wire form of a version's state; shared with the admin service. */
+  static dev.predictgrpc.api.v1.ModelState toProto(ModelState state) {
     switch (state) {
       case LOADING:
         return dev.predictgrpc.api.v1.ModelState.MODEL_STATE_LOADING;
