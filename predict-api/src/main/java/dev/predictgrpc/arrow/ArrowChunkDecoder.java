@@ -364,6 +364,19 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     return dictionaryProvider;
   }
 
+  /**
+   * True if part of an Arrow IPC message has been read and the rest has not: the decoder holds
+   * input for a message that is still arriving.
+   */
+  public boolean isInsideMessage() {
+    return state == State.METADATA || state == State.BODY || framer.isInsidePrefix();
+  }
+
+  /** Arrow IPC messages decoded so far (schema, dictionary and record batches). */
+  public long messagesDecoded() {
+    return messages;
+  }
+
   /** True once the end-of-stream marker has been decoded. */
   public boolean isEndOfStream() {
     return state == State.ENDED;

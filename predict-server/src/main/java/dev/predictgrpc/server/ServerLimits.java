@@ -63,6 +63,7 @@ public final class ServerLimits {
   private final int maxConcurrentStreamsPerClient;
   private final Duration firstMessageTimeout;
   private final Duration streamIdleTimeout;
+  private final Duration messageArrivalTimeout;
   private final int maxConcurrentCallsPerConnection;
   private final Duration maxConnectionIdle;
   private final Duration maxConnectionAge;
@@ -87,6 +88,7 @@ public final class ServerLimits {
     this.maxConcurrentStreamsPerClient = builder.maxConcurrentStreamsPerClient;
     this.firstMessageTimeout = builder.firstMessageTimeout;
     this.streamIdleTimeout = builder.streamIdleTimeout;
+    this.messageArrivalTimeout = builder.messageArrivalTimeout;
     this.maxConcurrentCallsPerConnection = builder.maxConcurrentCallsPerConnection;
     this.maxConnectionIdle = builder.maxConnectionIdle;
     this.maxConnectionAge = builder.maxConnectionAge;
@@ -124,6 +126,7 @@ public final class ServerLimits {
     b.maxConcurrentStreamsPerClient = maxConcurrentStreamsPerClient;
     b.firstMessageTimeout = firstMessageTimeout;
     b.streamIdleTimeout = streamIdleTimeout;
+    b.messageArrivalTimeout = messageArrivalTimeout;
     b.maxConcurrentCallsPerConnection = maxConcurrentCallsPerConnection;
     b.maxConnectionIdle = maxConnectionIdle;
     b.maxConnectionAge = maxConnectionAge;
@@ -208,6 +211,14 @@ public final class ServerLimits {
     return streamIdleTimeout;
   }
 
+  /**
+   * How long one Arrow IPC message of a stream may take to arrive, counting only time the server
+   * was asking for its bytes.
+   */
+  public Duration messageArrivalTimeout() {
+    return messageArrivalTimeout;
+  }
+
   /** The most calls one HTTP/2 connection may have open at once. */
   public int maxConcurrentCallsPerConnection() {
     return maxConcurrentCallsPerConnection;
@@ -279,6 +290,8 @@ public final class ServerLimits {
         + firstMessageTimeout
         + ", streamIdleTimeout="
         + streamIdleTimeout
+        + ", messageArrivalTimeout="
+        + messageArrivalTimeout
         + ", maxConcurrentCallsPerConnection="
         + maxConcurrentCallsPerConnection
         + ", maxConnectionIdle="
@@ -332,6 +345,7 @@ public final class ServerLimits {
     private int maxConcurrentStreamsPerClient = 64;
     private Duration firstMessageTimeout = Duration.ofSeconds(10);
     private Duration streamIdleTimeout = Duration.ofMinutes(2);
+    private Duration messageArrivalTimeout = Duration.ofMinutes(5);
     private int maxConcurrentCallsPerConnection = 128;
     private Duration maxConnectionIdle = Duration.ofMinutes(15);
     private Duration maxConnectionAge = Duration.ofHours(1);
@@ -477,6 +491,19 @@ public final class ServerLimits {
      */
     public Builder streamIdleTimeout(Duration duration) {
       this.streamIdleTimeout = positive("streamIdleTimeout", duration);
+      return this;
+    }
+
+    /**
+     * How long one Arrow IPC message (a batch) of a {@code PredictStream} may take to arrive from
+     * its first byte to its last, counting only time the server was asking for input (time the
+     * client spends not reading output does not count). Then the call fails with
+     * DEADLINE_EXCEEDED and releases what it held. It stops a client that keeps part of a batch
+     * in the server's memory by trickling chunks, even empty ones, which each reset {@link
+     * #streamIdleTimeout}. Default 5 min: a 64 MiB batch at 1.8 Mbit/s; raise it for slower links.
+     */
+    public Builder messageArrivalTimeout(Duration duration) {
+      this.messageArrivalTimeout = positive("messageArrivalTimeout", duration);
       return this;
     }
 

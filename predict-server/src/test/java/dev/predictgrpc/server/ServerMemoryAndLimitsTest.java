@@ -166,6 +166,38 @@ class ServerMemoryAndLimitsTest {
   }
 
   @Test
+  void batchTrickledWithEmptyChunks_endsAtMessageArrivalTimeout_andReleasesWhatItHeld()
+      throws Exception {
+    ServerLimits limits =
+        ServerLimits.builder().messageArrivalTimeout(java.time.Duration.ofMillis(300)).build();
+    try (InProcessPredict p = InProcessPredict.builder(allocator()).limits(limits).start()) {
+      ByteString batch = Batches.xStream(allocator(), 1 << 20); // A 4 MiB body.
+      Collector<dev.predictgrpc.api.v1.PredictStreamResponse> responses = new Collector<>();
+      io.grpc.stub.StreamObserver<dev.predictgrpc.api.v1.PredictStreamRequest> requests =
+          p.async().predictStream(responses);
+      requests.onNext(InProcessPredict.header("scale", ""));
+      requests.onNext(InProcessPredict.chunk(batch.substring(0, 100_000)));
+      // Empty chunks keep the stream from ever being idle, but bring no byte of the batch.
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(10);
+      while (!responses.isDone() && System.nanoTime() < deadline) {
+        Thread.sleep(50);
+        try {
+          requests.onNext(InProcessPredict.chunk(ByteString.EMPTY));
+        } catch (RuntimeException e) {
+          break; // The call has ended.
+        }
+      }
+
+      assertCleanError(
+          responses.awaitStatus(),
+          Status.Code.DEADLINE_EXCEEDED,
+          "Arrow IPC message 1",
+          "messageArrivalTimeout=PT0.3S");
+      assertStillServes(p);
+    }
+  }
+
+  @Test
   void memoryRefusals_logOneLineAtMostPerInterval_withoutStackTraces() throws Exception {
     List<LogRecord> records = new ArrayList<>();
     Handler capture =

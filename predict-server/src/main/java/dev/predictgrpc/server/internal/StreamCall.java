@@ -58,6 +58,12 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   private boolean drainOwed;
   /** The client has half-closed; the call ends once the queued input is drained. */
   private boolean halfClosed;
+  /** When the message requested last was asked for, or 0 if none is outstanding. */
+  private long requestedAtNanos;
+  /** The index of the Arrow IPC message arriving now, or -1 between messages. */
+  private long arrivingMessage = -1;
+  /** Time spent waiting for the bytes of {@link #arrivingMessage}. */
+  private long arrivingWaitNanos;
 
   private StreamCall(ServerCallStreamObserver<PredictStreamResponse> responses, ServiceState service) {
     this.responses = responses;
@@ -116,6 +122,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
           } else {
             decoder.append(request.getChunk());
           }
+          checkMessageArrival();
           drain();
           break;
         default:
@@ -208,7 +215,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
       }
     } else if (inputOwed) {
       inputOwed = false;
-      responses.request(1);
+      request();
     }
   }
 
@@ -247,9 +254,45 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
 
   private void requestNextMessage() {
     if (responses.isReady()) {
-      responses.request(1);
+      request();
     } else {
       inputOwed = true;
+    }
+  }
+
+  private void request() {
+    requestedAtNanos = System.nanoTime();
+    responses.request(1);
+  }
+
+  /**
+   * Adds the time this chunk was waited for to the Arrow IPC message it belongs to, and fails the
+   * call if that message has been arriving for longer than {@code messageArrivalTimeout} of such
+   * waiting. Time the server asked for nothing (the client was not reading output) is not counted.
+   */
+  private void checkMessageArrival() {
+    long now = System.nanoTime();
+    long waited = requestedAtNanos == 0 ? 0 : now - requestedAtNanos;
+    requestedAtNanos = 0;
+    if (!decoder.isInsideMessage()) {
+      arrivingMessage = -1; // This chunk starts a message, or falls between messages.
+      return;
+    }
+    long index = decoder.messagesDecoded();
+    if (index != arrivingMessage) {
+      arrivingMessage = index;
+      arrivingWaitNanos = 0;
+    }
+    arrivingWaitNanos += waited;
+    if (arrivingWaitNanos > limits.messageArrivalTimeout().toNanos()) {
+      throw new PredictException(
+          Status.Code.DEADLINE_EXCEEDED,
+          "Arrow IPC message "
+              + index
+              + " of the stream has been arriving for longer than the limit"
+              + " messageArrivalTimeout="
+              + limits.messageArrivalTimeout()
+              + "; send each batch within that time");
     }
   }
 
