@@ -661,7 +661,13 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     BatchShape shape = BatchShape.of(List.of(vector.getField()));
     try (ArrowRecordBatch data =
         BatchLoader.toRecordBatch(
-            header.data(), messageBody, messageLength, shape, "dictionary " + id)) {
+            header.data(),
+            messageBody,
+            messageLength,
+            shape,
+            allocator,
+            maxMessageBytes,
+            "dictionary " + id)) {
       if (header.isDelta()) {
         try (FieldVector delta = vector.getField().createVector(allocator)) {
           BatchLoader.loadSingle(delta, data, "dictionary " + id);
@@ -676,7 +682,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
   private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
     String what = "record batch " + batches;
     try (ArrowRecordBatch batch =
-        BatchLoader.toRecordBatch(header, messageBody, messageLength, batchShape, what)) {
+        BatchLoader.toRecordBatch(
+            header, messageBody, messageLength, batchShape, allocator, maxMessageBytes, what)) {
       BatchLoader.load(root, batch, what);
     }
     if (!dictionaries.isEmpty()) {

@@ -7,11 +7,15 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import org.apache.arrow.compression.CommonsCompressionFactory;
+import org.apache.arrow.flatbuf.BodyCompression;
+import org.apache.arrow.flatbuf.BodyCompressionMethod;
 import org.apache.arrow.flatbuf.Buffer;
 import org.apache.arrow.flatbuf.CompressionType;
 import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BaseIntVector;
 import org.apache.arrow.vector.BaseLargeVariableWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
@@ -23,6 +27,8 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.complex.LargeListVector;
 import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.dictionary.Dictionary;
+import org.apache.arrow.vector.compression.CompressionCodec;
+import org.apache.arrow.vector.compression.CompressionUtil;
 import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
@@ -64,7 +70,13 @@ final class BatchLoader {
    * to the caller, who must close it.
    */
   static ArrowRecordBatch toRecordBatch(
-      RecordBatch header, ArrowBuf messageBody, long bodyLength, BatchShape shape, String what) {
+      RecordBatch header,
+      ArrowBuf messageBody,
+      long bodyLength,
+      BatchShape shape,
+      BufferAllocator allocator,
+      long maxUncompressedBytes,
+      String what) {
     // Checked here so the error can say what is wrong, rather than fail somewhere in loading.
     if (header.nodesLength() != shape.nodes()) {
       throw ArrowChunkException.malformed(
@@ -75,13 +87,7 @@ final class BatchLoader {
               + shape.nodes()
               + " fields, nested ones included");
     }
-    if (header.compression() != null) {
-      throw ArrowChunkException.malformed(
-          what
-              + " is compressed ("
-              + compressionName(header.compression().codec())
-              + "); only uncompressed Arrow IPC bodies are supported");
-    }
+    CompressionCodec codec = header.compression() == null ? null : codecOf(header, what);
     long rows = header.length();
     if (rows < 0 || rows > Integer.MAX_VALUE) {
       throw ArrowChunkException.malformed(what + " declares " + rows + " rows");
@@ -146,17 +152,25 @@ final class BatchLoader {
       }
       nodes.add(new ArrowFieldNode(length, nullCount));
     }
-    if (impliedValidityBytes > bodyLength + IMPLIED_VALIDITY_SLACK_BYTES) {
+    // A compressed body may legitimately stand for more bytes than it carries, up to what its
+    // buffers declare (itself bounded by maxUncompressedBytes, checked below before decompressing).
+    long effectiveBody =
+        codec == null
+            ? bodyLength
+            : declaredUncompressedBytes(header, messageBody, bodyLength, maxUncompressedBytes, what);
+    if (impliedValidityBytes > effectiveBody + IMPLIED_VALIDITY_SLACK_BYTES) {
       throw ArrowChunkException.malformed(
           what
               + " declares columns whose validity bitmaps would take "
               + impliedValidityBytes
               + " bytes but carries a body of only "
-              + bodyLength
+              + effectiveBody
               + " bytes");
     }
     List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
-    for (int i = 0; i < header.buffersLength(); i++) {
+    List<ArrowBuf> decompressed = new ArrayList<>(codec == null ? 0 : header.buffersLength());
+    try {
+      for (int i = 0; i < header.buffersLength(); i++) {
       header.buffers(buffer, i);
       long offset = buffer.offset();
       long length = buffer.length();
@@ -173,21 +187,115 @@ final class BatchLoader {
                 + bodyLength
                 + " bytes");
       }
-      buffers.add(messageBody.slice(offset, length));
+        ArrowBuf slice = messageBody.slice(offset, length);
+        buffers.add(
+            codec == null ? slice : decompress(codec, slice, allocator, decompressed, what, i));
+      }
+      List<Long> variadic = new ArrayList<>(variadicCounts.length);
+      for (long count : variadicCounts) {
+        variadic.add(count);
+      }
+      // retainBuffers=true: the batch takes its own reference on each buffer.
+      return new ArrowRecordBatch(
+          (int) rows,
+          nodes,
+          buffers,
+          NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
+          variadic,
+          true,
+          true);
+    } finally {
+      // The batch holds what it needs; the decompressed buffers' own references end here.
+      decompressed.forEach(ArrowBuf::close);
     }
-    List<Long> variadic = new ArrayList<>(variadicCounts.length);
-    for (long count : variadicCounts) {
-      variadic.add(count);
+  }
+
+  /** The codec a compressed batch names; only per-buffer LZ4_FRAME and ZSTD exist in the format. */
+  private static CompressionCodec codecOf(RecordBatch header, String what) {
+    BodyCompression compression = header.compression();
+    if (compression.method() != BodyCompressionMethod.BUFFER) {
+      throw ArrowChunkException.malformed(
+          what + " uses an unknown body compression method " + compression.method());
     }
-    // retainBuffers=true: the batch takes its own reference on each slice.
-    return new ArrowRecordBatch(
-        (int) rows,
-        nodes,
-        buffers,
-        NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
-        variadic,
-        true,
-        true);
+    if (compression.codec() == CompressionType.LZ4_FRAME) {
+      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.LZ4_FRAME);
+    }
+    if (compression.codec() == CompressionType.ZSTD) {
+      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.ZSTD);
+    }
+    throw ArrowChunkException.malformed(
+        what + " is compressed with an unknown codec " + compressionName(compression.codec()));
+  }
+
+  /**
+   * The bytes the compressed buffers of a batch declare they expand to (each starts with its
+   * uncompressed length, or -1 if it was left uncompressed), checked against {@code limit}
+   * before anything is decompressed: a few compressed bytes may not make the server allocate
+   * more than a message may hold.
+   */
+  private static long declaredUncompressedBytes(
+      RecordBatch header, ArrowBuf body, long bodyLength, long limit, String what) {
+    Buffer buffer = new Buffer();
+    long total = 0;
+    for (int i = 0; i < header.buffersLength(); i++) {
+      header.buffers(buffer, i);
+      long offset = buffer.offset();
+      long length = buffer.length();
+      if (length == 0) {
+        continue;
+      }
+      if (offset < 0 || length < 8 || offset > bodyLength || length > bodyLength - offset) {
+        throw ArrowChunkException.malformed(
+            what + ": compressed buffer " + i + " is too short or outside the message body");
+      }
+      long declared = body.getLong(offset);
+      if (declared == CompressionUtil.NO_COMPRESSION_LENGTH) {
+        declared = length - 8;
+      } else if (declared < 0) {
+        throw ArrowChunkException.malformed(
+            what + ": compressed buffer " + i + " declares a negative uncompressed length");
+      }
+      if (declared > limit - total) {
+        throw ArrowChunkException.limit(
+            what
+                + " declares more than "
+                + limit
+                + " bytes once decompressed (limit maxMessageBytes="
+                + limit
+                + ")");
+      }
+      total += declared;
+    }
+    return total;
+  }
+
+  /** One buffer, decompressed into memory from {@code allocator} (recorded in {@code owned}). */
+  private static ArrowBuf decompress(
+      CompressionCodec codec,
+      ArrowBuf slice,
+      BufferAllocator allocator,
+      List<ArrowBuf> owned,
+      String what,
+      int index) {
+    if (slice.capacity() == 0) {
+      return slice;
+    }
+    // The codec closes the buffer it is given; a retained reference keeps the body alive.
+    slice.getReferenceManager().retain();
+    ArrowBuf out;
+    try {
+      out = codec.decompress(allocator, slice);
+    } catch (RuntimeException e) {
+      if (MemoryLimits.isOutOfMemory(e)) {
+        throw e;
+      }
+      throw new ArrowChunkException(
+          ArrowChunkException.Reason.MALFORMED,
+          what + ": compressed buffer " + index + " cannot be decompressed",
+          e);
+    }
+    owned.add(out);
+    return out;
   }
 
   /**

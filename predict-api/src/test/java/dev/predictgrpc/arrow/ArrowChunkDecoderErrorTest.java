@@ -517,7 +517,7 @@ class ArrowChunkDecoderErrorTest {
   }
 
   @Test
-  void compressedBody_isRejectedByName() {
+  void plainBodyMarkedCompressed_isRefused() {
     ByteString stream = intStream(intSchema(), 8);
     List<ByteString> messages = IpcBytes.messages(stream);
     ByteBuffer metadata;
@@ -550,8 +550,8 @@ class ArrowChunkDecoderErrorTest {
     ArrowChunkException e =
         decodeFailure(IpcBytes.concat(List.of(messages.get(0), compressedBatch)));
 
-    assertThat(e.reason()).isEqualTo(MALFORMED);
-    assertThat(e).hasMessageContaining("compress");
+    // Its buffers lack the uncompressed-length prefixes, so they read as garbage lengths.
+    assertThat(e).hasMessageContaining("record batch 0").hasMessageContaining("compress");
   }
 
   @Test
