@@ -66,9 +66,9 @@ final class BatchLoader {
    * header against {@code shape} and the body: node and buffer counts, every node's length and
    * null count, every buffer inside the body, and the bitmaps Arrow would allocate for columns
    * that carry none. All of that is checked before anything is sliced or allocated, so a header
-   * that declares huge counts costs its sender, not the server. The batch holds its own
-   * references; the caller still owns {@code messageBody}. Ownership of the returned batch passes
-   * to the caller, who must close it.
+   * that declares huge counts costs its sender, not the server. The batch borrows {@code
+   * messageBody}, which the caller still owns and must keep open until it has closed the batch.
+   * Ownership of the returned batch passes to the caller, who must close it.
    */
   static CheckedBatch toCheckedBatch(
       RecordBatch header,
@@ -170,7 +170,8 @@ final class BatchLoader {
               + " bytes");
     }
     ArrowBuf[] buffers = new ArrowBuf[header.buffersLength()];
-    List<ArrowBuf> decompressed = new ArrayList<>(codec == null ? 0 : header.buffersLength());
+    List<ArrowBuf> decompressed = codec == null ? List.of() : new ArrayList<>(buffers.length);
+    boolean built = false;
     try {
       for (int i = 0; i < buffers.length; i++) {
         header.buffers(buffer, i);
@@ -193,11 +194,15 @@ final class BatchLoader {
         buffers[i] =
             codec == null ? slice : decompress(codec, slice, allocator, decompressed, what, i);
       }
-      // The batch takes its own reference on each buffer.
-      return new CheckedBatch((int) rows, nodes, buffers, variadicCounts);
+      // The batch takes over the decompressed buffers; the slices borrow the caller's body.
+      CheckedBatch batch =
+          new CheckedBatch((int) rows, nodes, buffers, variadicCounts, decompressed);
+      built = true;
+      return batch;
     } finally {
-      // The batch holds what it needs; the decompressed buffers' own references end here.
-      decompressed.forEach(ArrowBuf::close);
+      if (!built) {
+        decompressed.forEach(ArrowBuf::close);
+      }
     }
   }
 

@@ -15,29 +15,38 @@ import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
  * boxed counts and buffer layout, which a loader does not need: those were a third of the garbage
  * of decoding a one-row request.
  *
- * <p>Holds one reference on each buffer, taken when it is built and released by {@link #close()};
- * the caller owns it and must close it. Not thread-safe: it also carries the read position of one
- * load.
+ * <p>Its buffers are slices of the message body, which the caller keeps open until it has closed
+ * this batch (taking a reference per slice, as {@code ArrowRecordBatch} does, cost two
+ * synchronized updates of the body's reference count per buffer), and the buffers decompressed
+ * from them, which it owns and releases on {@link #close()}. The caller owns the batch and must
+ * close it. Not thread-safe: it also carries the read position of one load.
  */
 final class CheckedBatch implements AutoCloseable {
   private final int length;
   private final ArrowFieldNode[] nodes;
   private final ArrowBuf[] buffers;
   private final long[] variadicCounts;
+  private final List<ArrowBuf> owned;
   private int nextNode;
   private int nextBuffer;
   private int nextVariadicCount;
   private boolean closed;
 
-  /** Takes a reference on every buffer of {@code buffers}; see {@link #close()}. */
-  CheckedBatch(int length, ArrowFieldNode[] nodes, ArrowBuf[] buffers, long[] variadicCounts) {
+  /**
+   * A batch of {@code buffers}, which borrow the message body, except for {@code owned}, buffers
+   * among them whose references pass to this batch.
+   */
+  CheckedBatch(
+      int length,
+      ArrowFieldNode[] nodes,
+      ArrowBuf[] buffers,
+      long[] variadicCounts,
+      List<ArrowBuf> owned) {
     this.length = length;
     this.nodes = nodes;
     this.buffers = buffers;
     this.variadicCounts = variadicCounts;
-    for (ArrowBuf buffer : buffers) {
-      buffer.getReferenceManager().retain();
-    }
+    this.owned = owned;
   }
 
   /** The batch's row count. */
@@ -77,14 +86,12 @@ final class CheckedBatch implements AutoCloseable {
     return nextBuffer < buffers.length || nextVariadicCount < variadicCounts.length;
   }
 
-  /** Releases the references taken when it was built. Calling it again has no effect. */
+  /** Releases the buffers it owns. Calling it again has no effect. */
   @Override
   public void close() {
     if (!closed) {
       closed = true;
-      for (ArrowBuf buffer : buffers) {
-        buffer.getReferenceManager().release();
-      }
+      owned.forEach(ArrowBuf::close);
     }
   }
 }

@@ -18,6 +18,7 @@ import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.message.IpcOption;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Writes uncompressed record batch messages straight from a root's vectors, byte for byte what
@@ -34,16 +35,19 @@ final class RecordBatchWriter {
   /** Metadata builders that grew beyond this (schemas of thousands of columns) are not kept. */
   private static final int MAX_KEPT_BUILDER_BYTES = 64 << 10;
 
+  private static final long[] NONE = {};
+
   private final List<ArrowBuf> buffers = new ArrayList<>();
-  private long[] nodeLengths = new long[16];
-  private long[] nodeNullCounts = new long[16];
+  // Sized on first use to the root's columns; nested columns grow them.
+  private long[] nodeLengths = NONE;
+  private long[] nodeNullCounts = NONE;
   private int nodes;
-  private long[] variadicCounts = new long[0];
+  private long[] variadicCounts = NONE;
   private int views;
-  private long[] offsets = new long[32];
+  private long[] offsets = NONE;
   private long bodyLength;
   private int rows;
-  private FlatBufferBuilder builder = new FlatBufferBuilder();
+  private @Nullable FlatBufferBuilder builder;
 
   /**
    * Records {@code root}'s field nodes and buffers, depth first in schema order, and lays out the
@@ -56,6 +60,10 @@ final class RecordBatchWriter {
     views = 0;
     rows = root.getRowCount();
     List<FieldVector> vectors = root.getFieldVectors();
+    if (nodeLengths.length < vectors.size()) {
+      nodeLengths = new long[vectors.size()];
+      nodeNullCounts = new long[vectors.size()];
+    }
     for (int i = 0; i < vectors.size(); i++) {
       append(vectors.get(i));
     }
@@ -72,8 +80,8 @@ final class RecordBatchWriter {
 
   private void append(FieldVector vector) {
     if (nodes == nodeLengths.length) {
-      nodeLengths = Arrays.copyOf(nodeLengths, 2 * nodes);
-      nodeNullCounts = Arrays.copyOf(nodeNullCounts, 2 * nodes);
+      nodeLengths = Arrays.copyOf(nodeLengths, Math.max(4, 2 * nodes));
+      nodeNullCounts = Arrays.copyOf(nodeNullCounts, Math.max(4, 2 * nodes));
     }
     nodeLengths[nodes] = vector.getValueCount();
     nodeNullCounts[nodes] = vector.getNullCount();
@@ -109,6 +117,13 @@ final class RecordBatchWriter {
    */
   void write(ChunkingChannel out) {
     FlatBufferBuilder metadata = builder;
+    if (metadata == null) {
+      // Room for the vectors of structs plus about 160 bytes of tables and vtables, so that it
+      // does not grow (and copy itself) while building.
+      long bytes = 160 + 16L * (nodes + buffers.size()) + 8L * views;
+      metadata = new FlatBufferBuilder((int) Math.min(MAX_KEPT_BUILDER_BYTES, bytes));
+      builder = metadata;
+    }
     metadata.clear();
     // Flatbuffer vectors are built back to front.
     RecordBatch.startNodesVector(metadata, nodes);
@@ -150,7 +165,7 @@ final class RecordBatchWriter {
     out.writeZeros(bodyStart + bodyLength - out.position());
     buffers.clear(); // Borrowed for this batch only.
     if (metadata.dataBuffer().capacity() > MAX_KEPT_BUILDER_BYTES) {
-      builder = new FlatBufferBuilder();
+      builder = null;
     }
   }
 
