@@ -48,7 +48,7 @@ public final class Bench {
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
           + "             [--sections stream,unary,memory]\n"
-          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,grpc-unshaded]\n"
+          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,oip,grpc-unshaded]\n"
           + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
           + "             [--child-flags \"-Xmx2g ...\"]";
 
@@ -106,6 +106,9 @@ public final class Bench {
       List<Transport> transports = new ArrayList<>(options.transports());
       if (!stream) {
         transports.removeIf(t -> !t.hasUnary());
+      }
+      if (!unary) {
+        transports.removeIf(t -> !t.hasStream());
       }
       Map<Transport, ChildJvm> servers = startServers(transports);
       Map<Transport, BenchClient> clients = new EnumMap<>(Transport.class);
@@ -187,6 +190,9 @@ public final class Bench {
       throws Exception {
     for (String model : MODELS) {
       for (Transport transport : clients.keySet()) {
+        if (!transport.hasStream()) {
+          continue;
+        }
         // At least one table and --warmup-seconds, then on until a table compiles under
         // SETTLED_JIT_MILLIS in both JVMs: echo runs still spent 100-600 ms in the JIT otherwise.
         long rows = Math.min(streamRows(transport), Math.max(options.batchRows(), 2_000_000));
