@@ -186,13 +186,12 @@ public final class Bench {
     return transport == Transport.REST_JSON ? options.restRows() : options.rows();
   }
 
-  private void streaming(Map<Transport, BenchClient> clients, Map<Transport, ChildJvm> servers)
+  private void streaming(Map<Transport, BenchClient> allClients, Map<Transport, ChildJvm> servers)
       throws Exception {
+    Map<Transport, BenchClient> clients = new EnumMap<>(allClients);
+    clients.keySet().removeIf(t -> !t.hasStream()); // oip: unary only
     for (String model : MODELS) {
       for (Transport transport : clients.keySet()) {
-        if (!transport.hasStream()) {
-          continue;
-        }
         // At least one table and --warmup-seconds, then on until a table compiles under
         // SETTLED_JIT_MILLIS in both JVMs: echo runs still spent 100-600 ms in the JIT otherwise.
         long rows = Math.min(streamRows(transport), Math.max(options.batchRows(), 2_000_000));
