@@ -10,6 +10,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.jspecify.annotations.Nullable;
 
@@ -97,6 +98,25 @@ public final class TensorLayout {
       i = end;
     }
     return new TensorLayout(tensors);
+  }
+
+  /**
+   * The columns a tensor of {@code type} becomes when no schema names them: {@code name} for
+   * shape {@code [N]}; {@code <name>_0 .. <name>_K-1}, tagged with {@link #TENSOR_KEY}, for {@code
+   * [N, K]}. Not nullable.
+   */
+  public static Tensor columnsFor(String name, OipDatatype type, int width, boolean matrix) {
+    if (!matrix) {
+      return new Tensor(
+          name, type, List.of(new Field(name, FieldType.notNullable(type.arrowType()), null)), false);
+    }
+    Map<String, String> metadata = Map.of(TENSOR_KEY, name);
+    List<Field> columns = new ArrayList<>(width);
+    for (int c = 0; c < width; c++) {
+      columns.add(
+          new Field(name + "_" + c, new FieldType(false, type.arrowType(), null, metadata), null));
+    }
+    return new Tensor(name, type, columns, true);
   }
 
   public List<Tensor> tensors() {

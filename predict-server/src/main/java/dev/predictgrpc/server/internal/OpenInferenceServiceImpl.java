@@ -43,7 +43,6 @@ import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.types.pojo.Field;
-import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.jspecify.annotations.Nullable;
 
@@ -367,7 +366,7 @@ public final class OpenInferenceServiceImpl
                 + ")");
       }
       types.put(name, type);
-      tensors.put(name, tensor != null ? tensor : undeclared(name, type, (int) width, shape.size() == 2));
+      tensors.put(name, tensor != null ? tensor : TensorLayout.columnsFor(name, type, (int) width, shape.size() == 2));
     }
     if (layout != null) {
       for (TensorLayout.Tensor tensor : layout.tensors()) {
@@ -414,23 +413,6 @@ public final class OpenInferenceServiceImpl
         vectors.forEach(FieldVector::close);
       }
     }
-  }
-
-  /** The columns a tensor becomes for a model without a declared input schema. */
-  private static TensorLayout.Tensor undeclared(
-      String name, OipDatatype type, int width, boolean matrix) {
-    if (!matrix) {
-      return new TensorLayout.Tensor(
-          name, type, List.of(new Field(name, FieldType.notNullable(type.arrowType()), null)), false);
-    }
-    List<Field> columns = new ArrayList<>(width);
-    Map<String, String> metadata = Map.of(TensorLayout.TENSOR_KEY, name);
-    for (int c = 0; c < width; c++) {
-      columns.add(
-          new Field(
-              name + "_" + c, new FieldType(false, type.arrowType(), null, metadata), null));
-    }
-    return new TensorLayout.Tensor(name, type, columns, true);
   }
 
   /**
