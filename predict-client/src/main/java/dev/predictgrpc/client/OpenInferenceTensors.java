@@ -23,9 +23,9 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Field;
 
 /**
- * Arrow batches to and from the Open Inference Protocol's tensors, for JVM code that calls any
- * OIP server (Triton, KServe, MLServer, Seldon, or predict-grpc) with the stubs generated from
- * {@code open_inference_grpc.proto} ({@code inference.GRPCInferenceServiceGrpc}, in predict-api).
+ * Arrow batches to and from the Open Inference Protocol's tensors, for JVM code that calls any OIP
+ * server (Triton, KServe, MLServer, Seldon, or predict-grpc) with the stubs generated from {@code
+ * open_inference_grpc.proto} ({@code inference.GRPCInferenceServiceGrpc}, in predict-api).
  *
  * <pre>{@code
  * GRPCInferenceServiceBlockingStub stub = GRPCInferenceServiceGrpc.newBlockingStub(channel);
@@ -36,9 +36,9 @@ import org.apache.arrow.vector.types.pojo.Field;
  * }</pre>
  *
  * <p>Columns map to tensors as on the server ({@code OpenInference} in predict-server): one column
- * is a tensor of shape {@code [N]}; columns named {@code <name>_0 .. <name>_K-1}, or tagged with the
- * field metadata {@code predictgrpc.tensor}, form one tensor of shape {@code [N, K]}. Stateless and
- * thread-safe.
+ * is a tensor of shape {@code [N]}; columns named {@code <name>_0 .. <name>_K-1}, or tagged with
+ * the field metadata {@code predictgrpc.tensor}, form one tensor of shape {@code [N, K]}. Stateless
+ * and thread-safe.
  *
  * @since 0.2
  */
@@ -66,8 +66,7 @@ public final class OpenInferenceTensors {
     int rows = batch.getRowCount();
     int column = 0;
     for (TensorLayout.Tensor tensor : TensorLayout.of(batch.getSchema()).tensors()) {
-      List<FieldVector> columns =
-          batch.getFieldVectors().subList(column, column + tensor.width());
+      List<FieldVector> columns = batch.getFieldVectors().subList(column, column + tensor.width());
       column += tensor.width();
       OipDatatype type;
       try {
@@ -92,8 +91,8 @@ public final class OpenInferenceTensors {
 
   /**
    * The response's output tensors as one batch from {@code allocator}, typed or raw: a tensor
-   * {@code [N]} becomes a column named after it, {@code [N, K]} becomes K columns {@code
-   * <name>_0 .. <name>_K-1} tagged with the tensor's name. BYTES become Utf8 columns.
+   * {@code [N]} becomes a column named after it, {@code [N, K]} becomes K columns {@code <name>_0
+   * .. <name>_K-1} tagged with the tensor's name. BYTES become Utf8 columns.
    *
    * <p>Ownership of the returned root passes to the caller, who must close it.
    *
@@ -116,15 +115,23 @@ public final class OpenInferenceTensors {
         InferOutputTensor output = response.getOutputs(i);
         OipDatatype type = OipDatatype.parse(output.getDatatype());
         List<Long> shape = output.getShapeList();
-        if (type == null || shape.isEmpty() || shape.size() > 2 || shape.get(0) < 0
+        if (type == null
+            || shape.isEmpty()
+            || shape.size() > 2
+            || shape.get(0) < 0
             || (shape.size() == 2 && shape.get(1) < 0)) {
           throw invalid(
-              "output '" + output.getName() + "' has datatype " + output.getDatatype()
-                  + " and shape " + shape + "; supported: the OIP datatypes, shapes [N], [N, K]");
+              "output '"
+                  + output.getName()
+                  + "' has datatype "
+                  + output.getDatatype()
+                  + " and shape "
+                  + shape
+                  + "; supported: the OIP datatypes, shapes [N], [N, K]");
         }
         if (rows >= 0 && shape.get(0) != rows) {
-          throw invalid("output '" + output.getName() + "' has " + shape.get(0) + " rows, not "
-              + rows);
+          throw invalid(
+              "output '" + output.getName() + "' has " + shape.get(0) + " rows, not " + rows);
         }
         rows = shape.get(0);
         TensorReader.Data data =
@@ -138,8 +145,13 @@ public final class OpenInferenceTensors {
         int width = shape.size() == 2 ? Math.toIntExact(shape.get(1)) : 1;
         TensorReader.check(data, type, rows, width);
         if (width > MAX_COLUMNS) {
-          throw invalid("output '" + output.getName() + "' has " + width + " columns, more than "
-              + MAX_COLUMNS);
+          throw invalid(
+              "output '"
+                  + output.getName()
+                  + "' has "
+                  + width
+                  + " columns, more than "
+                  + MAX_COLUMNS);
         }
         List<Field> columns =
             TensorLayout.columnsFor(output.getName(), type, width, shape.size() == 2).columns();

@@ -27,7 +27,9 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
-/** {@link OpenInferenceTensors} against the server's Open Inference Protocol, with an echo model. */
+/**
+ * {@link OpenInferenceTensors} against the server's Open Inference Protocol, with an echo model.
+ */
 class OpenInferenceTensorsTest {
   @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
 
@@ -38,7 +40,8 @@ class OpenInferenceTensorsTest {
 
   @BeforeEach
   void start() throws Exception {
-    service = PredictService.builder(arrow.allocator()).addModel(new TestModels.EchoModel()).build();
+    service =
+        PredictService.builder(arrow.allocator()).addModel(new TestModels.EchoModel()).build();
     String name = InProcessServerBuilder.generateName();
     server =
         InProcessServerBuilder.forName(name)
@@ -70,7 +73,8 @@ class OpenInferenceTensorsTest {
             .build()) {
       for (boolean raw : new boolean[] {true, false}) {
         ModelInferRequest request = OpenInferenceTensors.request("echo", batch, raw).build();
-        assertThat(request.getInputsList()).extracting(i -> i.getName())
+        assertThat(request.getInputsList())
+            .extracting(i -> i.getName())
             .containsExactly("x", "id", "w", "flag", "s");
         assertThat(request.getInputs(0).getShapeList()).containsExactly(3L, 2L);
         assertThat(request.getRawInputContentsCount()).isEqualTo(raw ? 5 : 0);
@@ -82,7 +86,8 @@ class OpenInferenceTensorsTest {
         ModelInferResponse response = stub.modelInfer(request);
         try (VectorSchemaRoot out = OpenInferenceTensors.outputs(response, arrow.allocator())) {
           assertThat(out.getRowCount()).isEqualTo(3);
-          assertThat(out.getSchema().getFields()).extracting(f -> f.getName())
+          assertThat(out.getSchema().getFields())
+              .extracting(f -> f.getName())
               .containsExactly("x_0", "x_1", "id", "w", "flag", "s");
           for (int r = 0; r < 3; r++) {
             assertThat(((Float4Vector) out.getVector("x_1")).get(r))
@@ -93,7 +98,8 @@ class OpenInferenceTensorsTest {
                 .isEqualTo(((Float8Vector) batch.getVector("w")).get(r));
             assertThat(((BitVector) out.getVector("flag")).get(r))
                 .isEqualTo(((BitVector) batch.getVector("flag")).get(r));
-            assertThat(out.getVector("s").getObject(r)).isEqualTo(batch.getVector("s").getObject(r));
+            assertThat(out.getVector("s").getObject(r))
+                .isEqualTo(batch.getVector("s").getObject(r));
           }
         }
       }
@@ -106,10 +112,14 @@ class OpenInferenceTensorsTest {
         ModelInferResponse.newBuilder()
             .addOutputs(
                 ModelInferResponse.InferOutputTensor.newBuilder()
-                    .setName("ok").setDatatype("INT32").addShape(1))
+                    .setName("ok")
+                    .setDatatype("INT32")
+                    .addShape(1))
             .addOutputs(
                 ModelInferResponse.InferOutputTensor.newBuilder()
-                    .setName("y").setDatatype("FP32").addShape(2))
+                    .setName("y")
+                    .setDatatype("FP32")
+                    .addShape(2))
             .addRawOutputContents(ByteString.copyFrom(new byte[4]))
             .addRawOutputContents(ByteString.copyFrom(new byte[5]))
             .build();

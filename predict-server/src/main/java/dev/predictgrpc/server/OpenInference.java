@@ -6,8 +6,9 @@ package dev.predictgrpc.server;
 import dev.predictgrpc.common.internal.TensorLayout;
 
 /**
- * How models appear over the KServe Open Inference Protocol ({@code inference.GRPCInferenceService},
- * enabled with {@link PredictServer.Builder#openInferenceProtocol(boolean)} or mounted from {@link
+ * How models appear over the KServe Open Inference Protocol ({@code
+ * inference.GRPCInferenceService}, enabled with {@link
+ * PredictServer.Builder#openInferenceProtocol(boolean)} or mounted from {@link
  * PredictService#openInferenceService()}).
  *
  * <p>A model's columns become tensors: one column is a tensor of shape {@code [-1]}; K adjacent
@@ -15,8 +16,8 @@ import dev.predictgrpc.common.internal.TensorLayout;
  * {@code c} of row {@code r}) when each carries the field metadata {@link #TENSOR_METADATA_KEY}
  * with the tensor's name, or, without it, when they are named {@code <name>_0 .. <name>_K-1}, as
  * the ONNX adapter names an {@code [N, K]} tensor's columns. Datatypes: BOOL (Bool), INT8-64 and
- * UINT8-64 (Int), FP16, FP32, FP64 (FloatingPoint), BYTES (Utf8 or Binary). Columns of other
- * Arrow types, and nulls, cannot be carried.
+ * UINT8-64 (Int), FP16, FP32, FP64 (FloatingPoint), BYTES (Utf8 or Binary). Columns of other Arrow
+ * types, and nulls, cannot be carried.
  *
  * <pre>{@code
  * Field column = new Field("sepal_length",

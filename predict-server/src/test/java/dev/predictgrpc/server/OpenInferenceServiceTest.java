@@ -39,7 +39,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.arrow.vector.Float4Vector;
-import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -94,7 +93,8 @@ class OpenInferenceServiceTest {
           service.close();
           executor.shutdownNow();
         });
-    return GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    return GRPCInferenceServiceGrpc.newBlockingStub(channel)
+        .withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
   private static TestModel echo() {
@@ -109,17 +109,35 @@ class OpenInferenceServiceTest {
     strings.addBytesContents(ByteString.copyFromUtf8(""));
     List<InferInputTensor> inputs =
         List.of(
-            input("b", "BOOL", 2).setContents(InferTensorContents.newBuilder().addBoolContents(true).addBoolContents(false)).build(),
+            input("b", "BOOL", 2)
+                .setContents(
+                    InferTensorContents.newBuilder().addBoolContents(true).addBoolContents(false))
+                .build(),
             input("i8", "INT8", 2).setContents(ints(-128, 127)).build(),
             input("i16", "INT16", 2).setContents(ints(-32768, 32767)).build(),
             input("i32", "INT32", 2).setContents(ints(Integer.MIN_VALUE, 7)).build(),
-            input("i64", "INT64", 2, 1).setContents(InferTensorContents.newBuilder().addInt64Contents(Long.MIN_VALUE).addInt64Contents(-1)).build(),
+            input("i64", "INT64", 2, 1)
+                .setContents(
+                    InferTensorContents.newBuilder()
+                        .addInt64Contents(Long.MIN_VALUE)
+                        .addInt64Contents(-1))
+                .build(),
             input("u8", "UINT8", 2).setContents(uints(0, 255)).build(),
             input("u16", "UINT16", 2).setContents(uints(0, 65535)).build(),
             input("u32", "UINT32", 2).setContents(uints(0, -1)).build(),
-            input("u64", "UINT64", 2).setContents(InferTensorContents.newBuilder().addUint64Contents(-1L).addUint64Contents(3)).build(),
-            input("f32", "FP32", 2, 3).setContents(InferTensorContents.newBuilder().addAllFp32Contents(List.of(1f, 2f, 3f, 4f, 5f, Float.NaN))).build(),
-            input("f64", "FP64", 2).setContents(InferTensorContents.newBuilder().addFp64Contents(0.1).addFp64Contents(-2.5e300)).build(),
+            input("u64", "UINT64", 2)
+                .setContents(
+                    InferTensorContents.newBuilder().addUint64Contents(-1L).addUint64Contents(3))
+                .build(),
+            input("f32", "FP32", 2, 3)
+                .setContents(
+                    InferTensorContents.newBuilder()
+                        .addAllFp32Contents(List.of(1f, 2f, 3f, 4f, 5f, Float.NaN)))
+                .build(),
+            input("f64", "FP64", 2)
+                .setContents(
+                    InferTensorContents.newBuilder().addFp64Contents(0.1).addFp64Contents(-2.5e300))
+                .build(),
             input("s", "BYTES", 2).setContents(strings).build());
     ModelInferResponse response =
         stub.modelInfer(
@@ -141,7 +159,11 @@ class OpenInferenceServiceTest {
   void echo_returnsRawContentsByteForByte_fp16AndBytesIncluded() throws Exception {
     GRPCInferenceServiceBlockingStub stub = serve(b -> {}, echo());
     ByteBuffer strings = ByteBuffer.allocate(4 + 2 + 4 + 0 + 4 + 3).order(ByteOrder.LITTLE_ENDIAN);
-    strings.putInt(2).put("ab".getBytes(StandardCharsets.UTF_8)).putInt(0).putInt(3)
+    strings
+        .putInt(2)
+        .put("ab".getBytes(StandardCharsets.UTF_8))
+        .putInt(0)
+        .putInt(3)
         .put("xyz".getBytes(StandardCharsets.UTF_8));
     List<ByteString> raw =
         List.of(
@@ -169,7 +191,8 @@ class OpenInferenceServiceTest {
   void badInputs_areInvalidArgumentNamingTheInput() throws Exception {
     GRPCInferenceServiceBlockingStub stub = serve(b -> {}, echo());
     assertInvalid(stub, "input 'i8' holds 300", input("i8", "INT8", 1).setContents(ints(300)));
-    assertInvalid(stub, "input 'u16' holds 65536", input("u16", "UINT16", 1).setContents(uints(65536)));
+    assertInvalid(
+        stub, "input 'u16' holds 65536", input("u16", "UINT16", 1).setContents(uints(65536)));
     assertInvalid(
         stub,
         "input 's' element 0 is not valid UTF-8",
@@ -177,7 +200,8 @@ class OpenInferenceServiceTest {
             .setContents(
                 InferTensorContents.newBuilder()
                     .addBytesContents(ByteString.copyFrom(new byte[] {(byte) 0xff}))));
-    assertInvalid(stub, "input 'x' has datatype 'FLOAT'", input("x", "FLOAT", 1).setContents(fp32(1)));
+    assertInvalid(
+        stub, "input 'x' has datatype 'FLOAT'", input("x", "FLOAT", 1).setContents(fp32(1)));
     assertInvalid(
         stub,
         "input 'x' has a shape too large",
@@ -264,8 +288,9 @@ class OpenInferenceServiceTest {
         Status.Code.RESOURCE_EXHAUSTED,
         "maxSchemaFields");
     // What the calls allocated was released (the extension checks the allocator after the test).
-    assertThat(stub.modelInfer(request("echo", input("x", "FP32", 1).setContents(fp32(1))))
-            .getOutputsCount())
+    assertThat(
+            stub.modelInfer(request("echo", input("x", "FP32", 1).setContents(fp32(1))))
+                .getOutputsCount())
         .isEqualTo(1);
   }
 
@@ -274,7 +299,8 @@ class OpenInferenceServiceTest {
     GRPCInferenceServiceBlockingStub stub =
         serve(
             b ->
-                b.authenticator(Authenticator.bearerTokens(Map.of("t-app", "app", "t-other", "other")))
+                b.authenticator(
+                        Authenticator.bearerTokens(Map.of("t-app", "app", "t-other", "other")))
                     .authorizer((principal, model) -> principal.equals("app")),
             echo());
     ModelInferRequest request = request("echo", input("x", "FP32", 1).setContents(fp32(1)));
@@ -343,7 +369,8 @@ class OpenInferenceServiceTest {
         serve(
             b ->
                 b.addModel(
-                    sum, Batching.builder().maxRows(4).maxQueueDelay(Duration.ofSeconds(5)).build()));
+                    sum,
+                    Batching.builder().maxRows(4).maxQueueDelay(Duration.ofSeconds(5)).build()));
     List<CompletableFuture<Float>> results = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       float value = i;
@@ -367,7 +394,8 @@ class OpenInferenceServiceTest {
   private static GRPCInferenceServiceBlockingStub withToken(
       GRPCInferenceServiceBlockingStub stub, String token) {
     Metadata headers = new Metadata();
-    headers.put(Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
+    headers.put(
+        Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER), "Bearer " + token);
     return stub.withInterceptors(MetadataUtils.newAttachHeadersInterceptor(headers));
   }
 
@@ -397,7 +425,8 @@ class OpenInferenceServiceTest {
   }
 
   private static InferInputTensor.Builder input(String name, String datatype, long... shape) {
-    InferInputTensor.Builder input = InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
+    InferInputTensor.Builder input =
+        InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
     for (long dim : shape) {
       input.addShape(dim);
     }

@@ -49,8 +49,9 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  */
 class OpenInferenceIrisTest {
   /** Three iris rows, one of each class, row-major as a [3, 4] tensor. */
-  private static final float[] ROWS = {5.1f, 3.5f, 1.4f, 0.2f, 6.0f, 2.7f, 5.1f, 1.6f, 6.7f, 3.0f,
-      5.2f, 2.3f};
+  private static final float[] ROWS = {
+    5.1f, 3.5f, 1.4f, 0.2f, 6.0f, 2.7f, 5.1f, 1.6f, 6.7f, 3.0f, 5.2f, 2.3f
+  };
 
   @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
 
@@ -74,7 +75,8 @@ class OpenInferenceIrisTest {
         Grpc.newChannelBuilderForAddress(
                 "127.0.0.1", server.port(), InsecureChannelCredentials.create())
             .build();
-    stub = GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
+    stub =
+        GRPCInferenceServiceGrpc.newBlockingStub(channel).withDeadlineAfter(30, TimeUnit.SECONDS);
   }
 
   @AfterEach
@@ -104,8 +106,7 @@ class OpenInferenceIrisTest {
     assertThat(metadata.getVersionsList()).containsExactly("1");
     assertThat(metadata.getPlatform()).isEqualTo("predict-grpc");
     assertThat(metadata.getPropertiesMap()).containsEntry("description", "iris classifier");
-    assertThat(metadata.getInputsList())
-        .containsExactly(tensor("features", "FP32", -1, 4));
+    assertThat(metadata.getInputsList()).containsExactly(tensor("features", "FP32", -1, 4));
     assertThat(metadata.getOutputsList())
         .containsExactly(tensor("label", "INT64", -1), tensor("probabilities", "FP32", -1, 3));
   }
@@ -121,7 +122,8 @@ class OpenInferenceIrisTest {
     assertThat(typed.getModelVersion()).isEqualTo("1");
     assertThat(typed.getId()).isEqualTo("req-1");
     assertThat(typed.getRawOutputContentsCount()).isZero();
-    assertThat(typed.getOutputsList()).extracting(o -> o.getName())
+    assertThat(typed.getOutputsList())
+        .extracting(o -> o.getName())
         .containsExactly("label", "probabilities");
     assertThat(typed.getOutputs(0).getDatatype()).isEqualTo("INT64");
     assertThat(typed.getOutputs(0).getShapeList()).containsExactly(3L);
@@ -169,7 +171,8 @@ class OpenInferenceIrisTest {
             typedRequest(ROWS, 3, 4)
                 .addOutputs(InferRequestedOutputTensor.newBuilder().setName("probabilities"))
                 .build());
-    assertThat(response.getOutputsList()).extracting(o -> o.getName())
+    assertThat(response.getOutputsList())
+        .extracting(o -> o.getName())
         .containsExactly("probabilities");
 
     assertThatThrownBy(
@@ -186,15 +189,14 @@ class OpenInferenceIrisTest {
     float[] five = new float[15];
     assertThatThrownBy(() -> stub.modelInfer(typedRequest(five, 3, 5).build()))
         .satisfies(
-            e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "input 'features' has shape [3, 5]"));
+            e ->
+                assertStatus(e, Status.Code.INVALID_ARGUMENT, "input 'features' has shape [3, 5]"));
     assertThatThrownBy(
             () ->
                 stub.modelInfer(
                     ModelInferRequest.newBuilder()
                         .setModelName("iris")
-                        .addInputs(
-                            input("features", "FP32", 12)
-                                .setContents(fp32(ROWS)))
+                        .addInputs(input("features", "FP32", 12).setContents(fp32(ROWS)))
                         .build()))
         .satisfies(e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "input 'features'"));
     assertThatThrownBy(
@@ -209,7 +211,9 @@ class OpenInferenceIrisTest {
         .satisfies(
             e ->
                 assertStatus(
-                    e, Status.Code.INVALID_ARGUMENT, "input 'features' has datatype FP64",
+                    e,
+                    Status.Code.INVALID_ARGUMENT,
+                    "input 'features' has datatype FP64",
                     "expects FP32"));
     // A shape that declares more elements than were sent: refused before anything is allocated.
     assertThatThrownBy(() -> stub.modelInfer(typedRequest(ROWS, 1_000_000_000, 4).build()))
@@ -235,8 +239,7 @@ class OpenInferenceIrisTest {
             e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "no input 'petals'", "features"));
     assertThatThrownBy(
             () -> stub.modelInfer(ModelInferRequest.newBuilder().setModelName("iris").build()))
-        .satisfies(
-            e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "needs input 'features'"));
+        .satisfies(e -> assertStatus(e, Status.Code.INVALID_ARGUMENT, "needs input 'features'"));
 
     // The refused requests count as failed requests in the model's statistics, as for Predict.
     ModelStats stats = server.service().statistics("iris", "");
@@ -248,11 +251,9 @@ class OpenInferenceIrisTest {
 
   @Test
   void unknownModelOrVersion_isNotFound() {
-    assertThatThrownBy(
-            () -> stub.modelInfer(typedRequest(ROWS, 3, 4).setModelName("nope").build()))
+    assertThatThrownBy(() -> stub.modelInfer(typedRequest(ROWS, 3, 4).setModelName("nope").build()))
         .satisfies(e -> assertStatus(e, Status.Code.NOT_FOUND, "nope"));
-    assertThatThrownBy(
-            () -> stub.modelInfer(typedRequest(ROWS, 3, 4).setModelVersion("2").build()))
+    assertThatThrownBy(() -> stub.modelInfer(typedRequest(ROWS, 3, 4).setModelVersion("2").build()))
         .satisfies(e -> assertStatus(e, Status.Code.NOT_FOUND));
     assertThatThrownBy(
             () -> stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("nope").build()))
@@ -262,11 +263,11 @@ class OpenInferenceIrisTest {
   @Test
   void withoutTheOptIn_theProtocolIsUnimplemented() throws Exception {
     try (PredictServer plain =
-            PredictServer.builder(arrow.allocator())
-                .bindAddress("127.0.0.1")
-                .addModel(OnnxModel.builder("iris", OnnxModelTest.resource("iris_gbt.onnx")).build())
-                .build()
-                .start()) {
+        PredictServer.builder(arrow.allocator())
+            .bindAddress("127.0.0.1")
+            .addModel(OnnxModel.builder("iris", OnnxModelTest.resource("iris_gbt.onnx")).build())
+            .build()
+            .start()) {
       ManagedChannel other =
           Grpc.newChannelBuilderForAddress(
                   "127.0.0.1", plain.port(), InsecureChannelCredentials.create())
@@ -318,7 +319,8 @@ class OpenInferenceIrisTest {
   }
 
   private static InferInputTensor.Builder input(String name, String datatype, long... shape) {
-    InferInputTensor.Builder input = InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
+    InferInputTensor.Builder input =
+        InferInputTensor.newBuilder().setName(name).setDatatype(datatype);
     for (long dim : shape) {
       input.addShape(dim);
     }
@@ -349,5 +351,4 @@ class OpenInferenceIrisTest {
       assertThat(status.getDescription()).contains(fragment);
     }
   }
-
 }

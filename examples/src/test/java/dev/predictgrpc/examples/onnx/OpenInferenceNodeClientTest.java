@@ -27,10 +27,10 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Runs a Node.js Open Inference Protocol client ({@code src/test/node/oip_client.mjs}: @grpc/grpc-js
- * and @grpc/proto-loader reading the canonical {@code open_inference_grpc.proto}) against a {@link
- * PredictServer} hosting the bundled iris ONNX model on loopback TCP, and compares its answers with
- * {@code Predict}'s for the same rows.
+ * Runs a Node.js Open Inference Protocol client ({@code
+ * src/test/node/oip_client.mjs}: @grpc/grpc-js and @grpc/proto-loader reading the canonical {@code
+ * open_inference_grpc.proto}) against a {@link PredictServer} hosting the bundled iris ONNX model
+ * on loopback TCP, and compares its answers with {@code Predict}'s for the same rows.
  *
  * <p>The Maven build installs the npm packages ({@code npm ci}, from the committed lock file) at
  * {@code process-test-resources}. Needs {@code node} (18+) on the PATH, or {@code
@@ -38,7 +38,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class OpenInferenceNodeClientTest {
   private static final float[][] ROWS = {
-    {5.1f, 3.5f, 1.4f, 0.2f}, {6.0f, 2.7f, 5.1f, 1.6f}, {6.7f, 3.0f, 5.2f, 2.3f}, {4.9f, 3.0f, 1.4f, 0.2f}
+    {5.1f, 3.5f, 1.4f, 0.2f},
+    {6.0f, 2.7f, 5.1f, 1.6f},
+    {6.7f, 3.0f, 5.2f, 2.3f},
+    {4.9f, 3.0f, 1.4f, 0.2f}
   };
   private static final long TIMEOUT_SECONDS = 120;
 
@@ -123,7 +126,8 @@ class OpenInferenceNodeClientTest {
       }
       batch.float32(names[c], column);
     }
-    try (PredictClient client = PredictClient.builder("127.0.0.1:" + port, arrow.allocator()).build();
+    try (PredictClient client =
+            PredictClient.builder("127.0.0.1:" + port, arrow.allocator()).build();
         VectorSchemaRoot input = batch.build();
         VectorSchemaRoot output = client.predict("iris", input)) {
       for (int r = 0; r < ROWS.length; r++) {
@@ -149,7 +153,9 @@ class OpenInferenceNodeClientTest {
               .start();
     } catch (IOException e) {
       throw new AssertionError(
-          "cannot run '" + command.get(0) + "': this test needs Node.js 18 or newer on the PATH"
+          "cannot run '"
+              + command.get(0)
+              + "': this test needs Node.js 18 or newer on the PATH"
               + " (or -Dnode.executable=...)",
           e);
     }
@@ -159,8 +165,9 @@ class OpenInferenceNodeClientTest {
     }
     String stdout = read(out);
     if (process.exitValue() != 0) {
-      fail("the Node client failed (exit %d): %s\nstdout:\n%s", process.exitValue(),
-          read(err).strip(), stdout);
+      fail(
+          "the Node client failed (exit %d): %s\nstdout:\n%s",
+          process.exitValue(), read(err).strip(), stdout);
     }
     String[] lines = stdout.strip().split("\n");
     return new ObjectMapper().readTree(lines[lines.length - 1]);

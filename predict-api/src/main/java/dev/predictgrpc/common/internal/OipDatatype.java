@@ -25,7 +25,10 @@ public enum OipDatatype {
   FP16(2, new ArrowType.FloatingPoint(FloatingPointPrecision.HALF)),
   FP32(4, new ArrowType.FloatingPoint(FloatingPointPrecision.SINGLE)),
   FP64(8, new ArrowType.FloatingPoint(FloatingPointPrecision.DOUBLE)),
-  /** Variable-length elements; raw form: each element as a 4-byte little-endian length, then its bytes. */
+  /**
+   * Variable-length elements; raw form: each element as a 4-byte little-endian length, then its
+   * bytes.
+   */
   BYTES(0, ArrowType.Utf8.INSTANCE);
 
   private final int elementBytes;

@@ -101,14 +101,17 @@ public final class TensorLayout {
   }
 
   /**
-   * The columns a tensor of {@code type} becomes when no schema names them: {@code name} for
-   * shape {@code [N]}; {@code <name>_0 .. <name>_K-1}, tagged with {@link #TENSOR_KEY}, for {@code
-   * [N, K]}. Not nullable.
+   * The columns a tensor of {@code type} becomes when no schema names them: {@code name} for shape
+   * {@code [N]}; {@code <name>_0 .. <name>_K-1}, tagged with {@link #TENSOR_KEY}, for {@code [N,
+   * K]}. Not nullable.
    */
   public static Tensor columnsFor(String name, OipDatatype type, int width, boolean matrix) {
     if (!matrix) {
       return new Tensor(
-          name, type, List.of(new Field(name, FieldType.notNullable(type.arrowType()), null)), false);
+          name,
+          type,
+          List.of(new Field(name, FieldType.notNullable(type.arrowType()), null)),
+          false);
     }
     Map<String, String> metadata = Map.of(TENSOR_KEY, name);
     List<Field> columns = new ArrayList<>(width);

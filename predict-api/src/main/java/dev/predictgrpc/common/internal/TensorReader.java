@@ -70,7 +70,9 @@ public final class TensorReader {
             data.label() + " has both typed contents and raw contents; send one or the other");
       }
       long present =
-          type == OipDatatype.BYTES ? rawStrings(data, raw, null) : raw.size() / type.elementBytes();
+          type == OipDatatype.BYTES
+              ? rawStrings(data, raw, null)
+              : raw.size() / type.elementBytes();
       long expectedBytes = type == OipDatatype.BYTES ? -1 : elements * type.elementBytes();
       if (present != elements || (expectedBytes >= 0 && raw.size() != expectedBytes)) {
         throw invalid(
@@ -165,14 +167,19 @@ public final class TensorReader {
       for (int r = 0; r < rows; r++) {
         int e = r * width + column;
         switch (type) {
-          case INT8 -> target.setByte(r, (byte) intInRange(data, contents.getIntContents(e), -128, 127));
+          case INT8 ->
+              target.setByte(r, (byte) intInRange(data, contents.getIntContents(e), -128, 127));
           case INT16 ->
-              target.setShort((long) r * 2, (short) intInRange(data, contents.getIntContents(e), -32768, 32767));
+              target.setShort(
+                  (long) r * 2,
+                  (short) intInRange(data, contents.getIntContents(e), -32768, 32767));
           case INT32 -> target.setInt((long) r * 4, contents.getIntContents(e));
           case INT64 -> target.setLong((long) r * 8, contents.getInt64Contents(e));
-          case UINT8 -> target.setByte(r, (byte) uintInRange(data, contents.getUintContents(e), 0xFF));
+          case UINT8 ->
+              target.setByte(r, (byte) uintInRange(data, contents.getUintContents(e), 0xFF));
           case UINT16 ->
-              target.setShort((long) r * 2, (short) uintInRange(data, contents.getUintContents(e), 0xFFFF));
+              target.setShort(
+                  (long) r * 2, (short) uintInRange(data, contents.getUintContents(e), 0xFFFF));
           case UINT32 -> target.setInt((long) r * 4, contents.getUintContents(e));
           case UINT64 -> target.setLong((long) r * 8, contents.getUint64Contents(e));
           case FP32 -> target.setFloat((long) r * 4, contents.getFp32Contents(e));
@@ -281,7 +288,11 @@ public final class TensorReader {
   private static int uintInRange(Data data, int value, int max) {
     if (Integer.compareUnsigned(value, max) > 0) {
       throw invalid(
-          data.label() + " holds " + Integer.toUnsignedString(value) + ", outside " + data.datatype());
+          data.label()
+              + " holds "
+              + Integer.toUnsignedString(value)
+              + ", outside "
+              + data.datatype());
     }
     return value;
   }

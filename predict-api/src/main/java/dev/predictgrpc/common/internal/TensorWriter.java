@@ -31,7 +31,8 @@ public final class TensorWriter {
    * @param role e.g. {@code "output"}, for messages
    * @throws PredictException naming the tensor: FAILED_PRECONDITION if it cannot be sent
    */
-  public static OipDatatype check(String role, TensorLayout.Tensor tensor, List<FieldVector> columns) {
+  public static OipDatatype check(
+      String role, TensorLayout.Tensor tensor, List<FieldVector> columns) {
     OipDatatype type = tensor.datatype();
     if (type == null) {
       throw new PredictException(

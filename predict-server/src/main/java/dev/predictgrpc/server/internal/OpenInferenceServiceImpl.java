@@ -49,10 +49,10 @@ import org.jspecify.annotations.Nullable;
 /**
  * The gRPC binding of the Open Inference Protocol ({@code inference.GRPCInferenceService}) over the
  * same models, memory budget, limits, access rules and statistics as the prediction service it was
- * made from ({@link PredictionServiceImpl#openInference()}). A {@code ModelInfer} call is one
- * input batch: its tensors become the columns of one Arrow batch (see {@link TensorLayout}), which
- * is scored exactly as a {@code Predict} batch is (schema check, batching, statistics), and the
- * output columns become output tensors. Thread-safe: it holds only immutable configuration.
+ * made from ({@link PredictionServiceImpl#openInference()}). A {@code ModelInfer} call is one input
+ * batch: its tensors become the columns of one Arrow batch (see {@link TensorLayout}), which is
+ * scored exactly as a {@code Predict} batch is (schema check, batching, statistics), and the output
+ * columns become output tensors. Thread-safe: it holds only immutable configuration.
  */
 public final class OpenInferenceServiceImpl
     extends GRPCInferenceServiceGrpc.GRPCInferenceServiceImplBase {
@@ -60,6 +60,7 @@ public final class OpenInferenceServiceImpl
   static final String PLATFORM = "predict-grpc";
 
   private static final String SERVER_NAME = "predict-grpc";
+
   /** Room for the response's names, shapes and datatypes beside the tensors' elements. */
   private static final int ENVELOPE_BYTES = 1024;
 
@@ -116,7 +117,8 @@ public final class OpenInferenceServiceImpl
       ModelReadyRequest request, StreamObserver<ModelReadyResponse> responseObserver) {
     boolean ready;
     try {
-      ModelService model = state.catalog.registry().resolve(request.getName(), request.getVersion());
+      ModelService model =
+          state.catalog.registry().resolve(request.getName(), request.getVersion());
       state.access.check(model.name());
       ready = true;
     } catch (PredictException e) {
@@ -142,7 +144,8 @@ public final class OpenInferenceServiceImpl
       state.access.check(model.name());
       versions = registry.versions(model.name());
     } catch (RuntimeException e) {
-      responseObserver.onError(StatusMapper.toStatus(e, request.getName(), -1).asRuntimeException());
+      responseObserver.onError(
+          StatusMapper.toStatus(e, request.getName(), -1).asRuntimeException());
       return;
     }
     ModelMetadataResponse.Builder response =
@@ -159,8 +162,7 @@ public final class OpenInferenceServiceImpl
     responseObserver.onCompleted();
   }
 
-  private static void addTensors(
-      @Nullable Schema schema, Consumer<TensorMetadata> out) {
+  private static void addTensors(@Nullable Schema schema, Consumer<TensorMetadata> out) {
     if (schema == null) {
       return;
     }
@@ -201,9 +203,7 @@ public final class OpenInferenceServiceImpl
               .setModelName(model.name())
               .setModelVersion(model.version())
               .setId(request.getId());
-      scorer =
-          new CallScorer(
-              served, context, output -> addOutputs(request, model, output, out));
+      scorer = new CallScorer(served, context, output -> addOutputs(request, model, output, out));
       VectorSchemaRoot input;
       try {
         input = readInputs(request, model, callAllocator);
@@ -309,7 +309,9 @@ public final class OpenInferenceServiceImpl
                 + " has datatype '"
                 + ClientText.name(input.getDatatype())
                 + "'"
-                + (tensor != null ? "; model '" + modelName + "' expects " + tensor.datatypeName() : "")
+                + (tensor != null
+                    ? "; model '" + modelName + "' expects " + tensor.datatypeName()
+                    : "")
                 + " (datatypes: BOOL, UINT8-64, INT8-64, FP16, FP32, FP64, BYTES)");
       }
       if (tensor != null && type != tensor.datatype()) {
@@ -366,7 +368,11 @@ public final class OpenInferenceServiceImpl
                 + ")");
       }
       types.put(name, type);
-      tensors.put(name, tensor != null ? tensor : TensorLayout.columnsFor(name, type, (int) width, shape.size() == 2));
+      tensors.put(
+          name,
+          tensor != null
+              ? tensor
+              : TensorLayout.columnsFor(name, type, (int) width, shape.size() == 2));
     }
     if (layout != null) {
       for (TensorLayout.Tensor tensor : layout.tensors()) {
