@@ -39,6 +39,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.arrow.vector.Float4Vector;
+import org.apache.arrow.vector.TimeStampSecVector;
+import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -243,6 +245,48 @@ class OpenInferenceServiceTest {
         () -> stub.modelInfer(missingRaw.build()),
         Status.Code.INVALID_ARGUMENT,
         "2 inputs but 1 raw_input_contents");
+  }
+
+  @Test
+  void outputsTheProtocolCannotCarry_areFailedPreconditionNamingTheOutput() throws Exception {
+    TestModel nulls =
+        TestModel.of(
+            "nulls",
+            (ctx, input) -> {
+              try (OutputBuilder out = ctx.output(input.getRowCount())) {
+                out.float32("score"); // every row left null
+                return out.build();
+              }
+            });
+    TestModel timestamps =
+        TestModel.of(
+            "timestamps",
+            (ctx, input) -> {
+              try (OutputBuilder out = ctx.output(input.getRowCount())) {
+                TimeStampSecVector t =
+                    (TimeStampSecVector)
+                        out.column(
+                            new Field(
+                                "when",
+                                FieldType.notNullable(
+                                    new ArrowType.Timestamp(
+                                        org.apache.arrow.vector.types.TimeUnit.SECOND, null)),
+                                null));
+                for (int i = 0; i < out.rows(); i++) {
+                  t.set(i, i);
+                }
+                return out.build();
+              }
+            });
+    GRPCInferenceServiceBlockingStub stub = serve(b -> {}, nulls, timestamps);
+    assertStatus(
+        () -> stub.modelInfer(request("nulls", input("x", "FP32", 2).setContents(fp32(1, 2)))),
+        Status.Code.FAILED_PRECONDITION,
+        "output 'score' has 2 nulls");
+    assertStatus(
+        () -> stub.modelInfer(request("timestamps", input("x", "FP32", 1).setContents(fp32(1)))),
+        Status.Code.FAILED_PRECONDITION,
+        "output 'when' has Arrow type Timestamp");
   }
 
   @Test

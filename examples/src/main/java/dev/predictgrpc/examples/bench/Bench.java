@@ -48,7 +48,8 @@ public final class Bench {
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
           + "             [--sections stream,unary,memory]\n"
-          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,oip,grpc-unshaded]\n"
+          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,oip,\n"
+          + "                           grpc-unshaded]\n"
           + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
           + "             [--child-flags \"-Xmx2g ...\"]";
 

@@ -23,7 +23,10 @@ import org.jspecify.annotations.Nullable;
  * calls. Not thread-safe: one call's batches are scored one at a time.
  */
 final class CallScorer {
-  /** Takes a batch's checked output instead of the encoder; see {@link #CallScorer(ServedModel, CallContext, OutputSink)}. */
+  /**
+   * Takes a batch's checked output instead of the encoder; see {@link #CallScorer(ServedModel,
+   * CallContext, OutputSink)}.
+   */
   interface OutputSink {
     /**
      * Uses {@code output}, which the scorer closes after this returns. The callee does not take
