@@ -4,7 +4,6 @@
 package dev.predictgrpc.examples.onnx;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,13 +11,10 @@ import dev.predictgrpc.client.Batches;
 import dev.predictgrpc.client.PredictClient;
 import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.predictgrpc.testing.NodeScript;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -54,14 +50,7 @@ class OpenInferenceNodeClientTest {
     Path moduleDir = Path.of(System.getProperty("basedir", "")).toAbsolutePath();
     Path nodeDir = moduleDir.resolve("src/test/node");
     Path protoDir = moduleDir.resolve("../predict-api/src/main/proto").normalize();
-    for (String pkg : List.of("@grpc/grpc-js", "@grpc/proto-loader")) {
-      if (!Files.isDirectory(nodeDir.resolve("node_modules").resolve(pkg))) {
-        fail(
-            "%s is not installed in %s/node_modules: the Maven build runs 'npm ci' there at"
-                + " process-test-resources (skipped with -Dnpm.skip or -DskipTests)",
-            pkg, nodeDir);
-      }
-    }
+    NodeScript.requirePackages(nodeDir, List.of("@grpc/grpc-js", "@grpc/proto-loader"));
     List<Long> expectedLabels = new ArrayList<>();
     List<Float> expectedProbabilities = new ArrayList<>();
     JsonNode summary;
@@ -74,17 +63,21 @@ class OpenInferenceNodeClientTest {
             .start()) {
       predict(server.port(), expectedLabels, expectedProbabilities);
       summary =
-          run(
-              List.of(
-                  System.getProperty("node.executable", "node"),
-                  "oip_client.mjs",
-                  "--target",
-                  "127.0.0.1:" + server.port(),
-                  "--proto-dir",
-                  protoDir.toString(),
-                  "--rows",
-                  new ObjectMapper().writeValueAsString(ROWS)),
-              nodeDir);
+          new ObjectMapper()
+              .readTree(
+                  NodeScript.run(
+                      List.of(
+                          NodeScript.node(),
+                          "oip_client.mjs",
+                          "--target",
+                          "127.0.0.1:" + server.port(),
+                          "--proto-dir",
+                          protoDir.toString(),
+                          "--rows",
+                          new ObjectMapper().writeValueAsString(ROWS)),
+                      nodeDir,
+                      tmp,
+                      TIMEOUT_SECONDS));
     }
 
     assertThat(summary.get("live").asBoolean()).isTrue();
@@ -137,43 +130,5 @@ class OpenInferenceNodeClientTest {
         }
       }
     }
-  }
-
-  /** Runs the script; fails with its output unless it exits 0 with a JSON line on stdout. */
-  private JsonNode run(List<String> command, Path workingDir) throws Exception {
-    Path out = tmp.resolve("stdout.txt");
-    Path err = tmp.resolve("stderr.txt");
-    Process process;
-    try {
-      process =
-          new ProcessBuilder(command)
-              .directory(workingDir.toFile())
-              .redirectOutput(out.toFile())
-              .redirectError(err.toFile())
-              .start();
-    } catch (IOException e) {
-      throw new AssertionError(
-          "cannot run '"
-              + command.get(0)
-              + "': this test needs Node.js 18 or newer on the PATH"
-              + " (or -Dnode.executable=...)",
-          e);
-    }
-    if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      fail("the Node client did not finish in %d s\nstderr:\n%s", TIMEOUT_SECONDS, read(err));
-    }
-    String stdout = read(out);
-    if (process.exitValue() != 0) {
-      fail(
-          "the Node client failed (exit %d): %s\nstdout:\n%s",
-          process.exitValue(), read(err).strip(), stdout);
-    }
-    String[] lines = stdout.strip().split("\n");
-    return new ObjectMapper().readTree(lines[lines.length - 1]);
-  }
-
-  private static String read(Path file) throws IOException {
-    return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
   }
 }
