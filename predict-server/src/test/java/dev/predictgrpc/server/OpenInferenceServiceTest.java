@@ -18,14 +18,21 @@ import inference.OpenInferenceGrpc.ModelInferResponse;
 import inference.OpenInferenceGrpc.ModelInferResponse.InferOutputTensor;
 import inference.OpenInferenceGrpc.ModelMetadataRequest;
 import inference.OpenInferenceGrpc.ModelReadyRequest;
+import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
+import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.inprocess.InProcessChannelBuilder;
 import io.grpc.inprocess.InProcessServerBuilder;
+import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -290,6 +297,43 @@ class OpenInferenceServiceTest {
   }
 
   @Test
+  void requestThatIsNotProtobuf_isInvalidArgument() throws Exception {
+    GRPCInferenceServiceBlockingStub stub = serve(b -> {}, echo());
+    MethodDescriptor.Marshaller<byte[]> bytes =
+        new MethodDescriptor.Marshaller<>() {
+          @Override
+          public InputStream stream(byte[] value) {
+            return new ByteArrayInputStream(value);
+          }
+
+          @Override
+          public byte[] parse(InputStream stream) {
+            try {
+              return stream.readAllBytes();
+            } catch (IOException e) {
+              throw new UncheckedIOException(e);
+            }
+          }
+        };
+    MethodDescriptor<byte[], byte[]> modelInfer =
+        MethodDescriptor.<byte[], byte[]>newBuilder()
+            .setType(MethodDescriptor.MethodType.UNARY)
+            .setFullMethodName(GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName())
+            .setRequestMarshaller(bytes)
+            .setResponseMarshaller(bytes)
+            .build();
+    assertStatus(
+        () ->
+            ClientCalls.blockingUnaryCall(
+                stub.getChannel(),
+                modelInfer,
+                CallOptions.DEFAULT.withDeadlineAfter(30, TimeUnit.SECONDS),
+                new byte[] {(byte) 0xff, (byte) 0xff, 0x01}),
+        Status.Code.INVALID_ARGUMENT,
+        "could not be read");
+  }
+
+  @Test
   void limits_areResourceExhaustedNamingTheLimit() throws Exception {
     GRPCInferenceServiceBlockingStub stub =
         serve(
@@ -306,9 +350,9 @@ class OpenInferenceServiceTest {
         () -> stub.modelInfer(request("echo", input("x", "FP32", 1001).setContents(fp32(rows)))),
         Status.Code.RESOURCE_EXHAUSTED,
         "maxBatchRows=1000");
-    float[] wide = new float[1000];
+    float[] wide = new float[2000]; // 8,000 bytes of FP32 back
     assertStatus(
-        () -> stub.modelInfer(request("echo", input("x", "FP32", 1000).setContents(fp32(wide)))),
+        () -> stub.modelInfer(request("echo", input("x", "FP32", 1000, 2).setContents(fp32(wide)))),
         Status.Code.RESOURCE_EXHAUSTED,
         "maxUnaryResponseBytes=8192");
     ByteString big = ByteString.copyFrom(new byte[100 * 1024]);

@@ -61,14 +61,22 @@ public final class TensorWriter {
     return type;
   }
 
-  /** At most how many bytes the tensor's elements take on the wire, typed or raw. */
-  public static long sizeBound(OipDatatype type, List<FieldVector> columns, int rows) {
+  /** At most how many bytes the tensor's elements take on the wire, raw or typed. */
+  public static long sizeBound(OipDatatype type, List<FieldVector> columns, int rows, boolean raw) {
     long elements = (long) rows * columns.size();
     if (type != OipDatatype.BYTES) {
-      // A varint takes up to 10 bytes (a negative int32 too); raw and float contents take less.
-      return elements * Math.max(10, type.elementBytes());
+      int perElement =
+          raw
+              ? type.elementBytes()
+              : switch (type) {
+                // Packed varints: up to 10 bytes, a negative int32 too; unsigned 32-bit up to 5.
+                case INT8, INT16, INT32, INT64, UINT64 -> 10;
+                case UINT8, UINT16, UINT32 -> 5;
+                default -> type.elementBytes(); // BOOL, FP32, FP64: fixed width when packed
+              };
+      return elements * perElement;
     }
-    long bytes = elements * 5; // A 4-byte length prefix, or a tag and a length of up to 5 bytes.
+    long bytes = elements * 6; // A 4-byte length prefix, or a tag and a length of up to 5 bytes.
     for (FieldVector column : columns) {
       bytes += ((BaseVariableWidthVector) column).getOffsetBuffer().getInt((long) rows * 4);
     }

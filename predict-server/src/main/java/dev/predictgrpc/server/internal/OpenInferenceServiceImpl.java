@@ -464,7 +464,7 @@ public final class OpenInferenceServiceImpl
     for (TensorLayout.Tensor tensor : selected) {
       OipDatatype type = TensorWriter.check("output", tensor, columnsOf.get(tensor.name()));
       types.add(type);
-      size += TensorWriter.sizeBound(type, columnsOf.get(tensor.name()), rows);
+      size += TensorWriter.sizeBound(type, columnsOf.get(tensor.name()), rows, raw);
     }
     int limit = state.limits.maxUnaryResponseBytes();
     if (size > limit - ENVELOPE_BYTES) {
