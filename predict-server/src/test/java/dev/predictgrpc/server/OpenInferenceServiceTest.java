@@ -459,6 +459,9 @@ class OpenInferenceServiceTest {
                 b.addModel(
                     sum,
                     Batching.builder().maxRows(4).maxQueueDelay(Duration.ofSeconds(5)).build()));
+    // One thread per caller: the common pool may have a single thread on a small machine.
+    ExecutorService callers = Executors.newFixedThreadPool(4);
+    cleanup.add(callers::shutdownNow);
     List<CompletableFuture<Float>> results = new ArrayList<>();
     for (int i = 0; i < 4; i++) {
       float value = i;
@@ -470,7 +473,8 @@ class OpenInferenceServiceTest {
                           request("sum", input("x", "FP32", 1, 2).setContents(fp32(value, 10))))
                       .getOutputs(0)
                       .getContents()
-                      .getFp32Contents(0)));
+                      .getFp32Contents(0),
+              callers));
     }
     for (int i = 0; i < 4; i++) {
       assertThat(results.get(i).get(30, TimeUnit.SECONDS)).isEqualTo(i + 10f);
