@@ -30,9 +30,7 @@ import io.grpc.inprocess.InProcessServerBuilder;
 import io.grpc.stub.ClientCalls;
 import io.grpc.stub.MetadataUtils;
 import java.io.ByteArrayInputStream;
-import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -308,20 +306,11 @@ class OpenInferenceServiceTest {
 
           @Override
           public byte[] parse(InputStream stream) {
-            try {
-              return stream.readAllBytes();
-            } catch (IOException e) {
-              throw new UncheckedIOException(e);
-            }
+            return new byte[0];
           }
         };
     MethodDescriptor<byte[], byte[]> modelInfer =
-        MethodDescriptor.<byte[], byte[]>newBuilder()
-            .setType(MethodDescriptor.MethodType.UNARY)
-            .setFullMethodName(GRPCInferenceServiceGrpc.getModelInferMethod().getFullMethodName())
-            .setRequestMarshaller(bytes)
-            .setResponseMarshaller(bytes)
-            .build();
+        GRPCInferenceServiceGrpc.getModelInferMethod().toBuilder(bytes, bytes).build();
     assertStatus(
         () ->
             ClientCalls.blockingUnaryCall(
