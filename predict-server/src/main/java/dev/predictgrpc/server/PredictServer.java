@@ -60,6 +60,10 @@ import org.jspecify.annotations.Nullable;
  * {@link Builder#adminService}, also remotely through {@code predictgrpc.v1.ModelAdminService},
  * which is off by default.
  *
+ * <p>With {@link Builder#openInferenceProtocol(boolean)}, the same port also serves the KServe Open
+ * Inference Protocol, {@code inference.GRPCInferenceService}, over the same models (see {@link
+ * OpenInference}).
+ *
  * <p>Health: the overall status ({@code ""}), the service name {@code
  * predictgrpc.v1.PredictionService} and each model's name report SERVING once {@link #start()}
  * returns, and NOT_SERVING from {@link #shutdown()} on, so load balancers drain the server.
