@@ -18,16 +18,19 @@ interface BenchClient extends AutoCloseable {
    */
   long stream(String model, long rows) throws Exception;
 
-  /** One unary call: one row of 16 float32 features in, its float32 score out. */
-  default void unary() throws Exception {
+  /**
+   * One unary call: the first {@code rows} rows of 16 float32 features in, their float32 scores out
+   * (checked). {@code rows} is one of {@link Bench#UNARY_ROWS}, which clients prepare requests for.
+   */
+  default void unary(int rows) throws Exception {
     throw new UnsupportedOperationException("no unary call on this transport");
   }
 
   /**
-   * Starts one unary call and returns at once; {@code done} receives null on success or the
-   * failure, on a transport thread.
+   * Starts one unary call of {@code rows} rows and returns at once; {@code done} receives null on
+   * success or the failure, on a transport thread.
    */
-  default void unaryAsync(Consumer<@Nullable Throwable> done) {
+  default void unaryAsync(int rows, Consumer<@Nullable Throwable> done) {
     throw new UnsupportedOperationException("no unary call on this transport");
   }
 

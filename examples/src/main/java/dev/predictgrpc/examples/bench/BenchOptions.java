@@ -64,6 +64,12 @@ record BenchOptions(
           break;
         case "--batch-rows":
           batchRows = (int) Math.min(Integer.MAX_VALUE, positiveLong(arg, value(args, ++i)));
+          if (batchRows < Bench.UNARY_ROWS[Bench.UNARY_ROWS.length - 1]) {
+            // Unary requests are cut from the first batch.
+            throw new IllegalArgumentException(
+                "--batch-rows: " + batchRows + " (expected: >= "
+                    + Bench.UNARY_ROWS[Bench.UNARY_ROWS.length - 1] + ")");
+          }
           break;
         case "--repeats":
           repeats = (int) Math.min(1000, positiveLong(arg, value(args, ++i)));

@@ -128,15 +128,25 @@ final class BenchTable implements AutoCloseable {
 
   /** A new one-row batch holding row 0. Ownership of the returned root passes to the caller. */
   VectorSchemaRoot firstRow(BufferAllocator allocator) {
-    VectorSchemaRoot row = VectorSchemaRoot.create(INPUT_SCHEMA, allocator);
-    List<FieldVector> vectors = row.getFieldVectors();
+    return firstRows(allocator, 1);
+  }
+
+  /**
+   * A new batch holding rows 0 to {@code rows - 1}. Ownership of the returned root passes to the
+   * caller.
+   */
+  VectorSchemaRoot firstRows(BufferAllocator allocator, int rows) {
+    VectorSchemaRoot batch = VectorSchemaRoot.create(INPUT_SCHEMA, allocator);
+    List<FieldVector> vectors = batch.getFieldVectors();
     for (int c = 0; c < COLUMNS; c++) {
       Float4Vector vector = (Float4Vector) vectors.get(c);
-      vector.allocateNew(1);
-      vector.set(0, columns[c][0]);
+      vector.allocateNew(rows);
+      for (int r = 0; r < rows; r++) {
+        vector.set(r, columns[c][r]);
+      }
     }
-    row.setRowCount(1);
-    return row;
+    batch.setRowCount(rows);
+    return batch;
   }
 
   /** Sets the batch back to its full row count after a run that ended with a short batch. */
@@ -205,6 +215,16 @@ final class BenchTable implements AutoCloseable {
       checkScore(0, score.get(0));
       checkScore(rows - 1, score.get(rows - 1));
     }
+  }
+
+  /** Throws unless {@code scores} holds the scores of the first {@code rows} rows. */
+  void checkScores(Float4Vector scores, int rows) {
+    if (scores.getValueCount() != rows) {
+      throw new IllegalStateException(
+          "score: " + scores.getValueCount() + " scores came back for " + rows + " rows");
+    }
+    checkScore(0, scores.get(0));
+    checkScore(rows - 1, scores.get(rows - 1));
   }
 
   /** Throws unless {@code value} is the score of row {@code row} of a batch. */

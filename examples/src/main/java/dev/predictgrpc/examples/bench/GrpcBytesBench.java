@@ -35,6 +35,8 @@ import java.lang.invoke.VarHandle;
 import java.net.InetSocketAddress;
 import java.nio.ByteOrder;
 import java.util.Arrays;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -57,7 +59,13 @@ final class GrpcBytesBench {
   private static final String SERVICE = "bench.RawBytes";
   static final MethodDescriptor<byte[], byte[]> ECHO = method("Echo", MethodType.BIDI_STREAMING);
   static final MethodDescriptor<byte[], byte[]> SCORE = method("Score", MethodType.BIDI_STREAMING);
-  static final MethodDescriptor<byte[], byte[]> UNARY = method("Predict", MethodType.UNARY);
+  /**
+   * The unary method carrying {@code rows} rows: "Predict" for one row (as before), "Predict100"
+   * for 100, so that the server can answer each with its fixed response.
+   */
+  static MethodDescriptor<byte[], byte[]> unaryMethod(int rows) {
+    return method(rows == 1 ? "Predict" : "Predict" + rows, MethodType.UNARY);
+  }
   private static final VarHandle FLOAT_LE =
       MethodHandles.byteArrayViewVarHandle(float[].class, ByteOrder.LITTLE_ENDIAN);
 
@@ -77,28 +85,29 @@ final class GrpcBytesBench {
    *     Transport#GRPC_UNSHADED})
    */
   static RunningServer serve(BufferAllocator allocator, boolean unshaded) throws IOException {
-    byte[] unaryResponse = scoreIpc(allocator);
-    ServerServiceDefinition service =
+    ServerServiceDefinition.Builder service =
         ServerServiceDefinition.builder(SERVICE)
             .addMethod(ECHO, ServerCalls.asyncBidiStreamingCall(out -> new Handler(out, in -> in)))
             .addMethod(
                 SCORE,
-                ServerCalls.asyncBidiStreamingCall(out -> new Handler(out, GrpcBytesBench::score)))
-            .addMethod(
-                UNARY,
-                ServerCalls.asyncUnaryCall(
-                    (request, out) -> {
-                      out.onNext(unaryResponse);
-                      out.onCompleted();
-                    }))
-            .build();
+                ServerCalls.asyncBidiStreamingCall(out -> new Handler(out, GrpcBytesBench::score)));
+    for (int rows : Bench.UNARY_ROWS) {
+      byte[] response = scoreIpc(allocator, rows);
+      service.addMethod(
+          unaryMethod(rows),
+          ServerCalls.asyncUnaryCall(
+              (request, out) -> {
+                out.onNext(response);
+                out.onCompleted();
+              }));
+    }
     InetSocketAddress loopback = new InetSocketAddress("127.0.0.1", 0);
     ServerBuilder<?> builder =
         unshaded
             ? io.grpc.netty.NettyServerBuilder.forAddress(
                 loopback, InsecureServerCredentials.create())
             : NettyServerBuilder.forAddress(loopback, InsecureServerCredentials.create());
-    Server server = builder.addService(service).build().start();
+    Server server = builder.addService(service.build()).build().start();
     return RunningServer.of(
         server.getPort(),
         () -> {
@@ -109,12 +118,12 @@ final class GrpcBytesBench {
         });
   }
 
-  /** The Arrow IPC stream of a one-row score, as predict-grpc's Predict answers it. */
-  private static byte[] scoreIpc(BufferAllocator allocator) {
-    try (BenchTable table = new BenchTable(allocator, 1);
+  /** The Arrow IPC stream of the scores of {@code rows} rows, as predict-grpc's Predict answers. */
+  private static byte[] scoreIpc(BufferAllocator allocator, int rows) {
+    try (BenchTable table = new BenchTable(allocator, rows);
         VectorSchemaRoot score = VectorSchemaRoot.create(BenchTable.SCORE_SCHEMA, allocator)) {
       RowSum.compute(table.batch(), (Float4Vector) score.getVector(0));
-      score.setRowCount(1);
+      score.setRowCount(rows);
       return ArrowChunkEncoder.encodeStream(score, null).toByteArray();
     }
   }
@@ -178,7 +187,8 @@ final class GrpcBytesBench {
   static final class Client implements BenchClient {
     private final BenchTable table;
     private final ManagedChannel channel;
-    private final byte[] unaryRequest;
+    /** Unary requests by row count: the Arrow IPC bytes predict-grpc's client would send. */
+    private final Map<Integer, byte[]> unaryRequests = new HashMap<>();
 
     Client(int port, BufferAllocator allocator, BenchTable table, boolean unshaded) {
       this.table = table;
@@ -189,8 +199,10 @@ final class GrpcBytesBench {
                   target, InsecureChannelCredentials.create())
               : Grpc.newChannelBuilder(target, InsecureChannelCredentials.create());
       this.channel = builder.maxInboundMessageSize(4 << 20).build();
-      try (VectorSchemaRoot row = table.firstRow(allocator)) {
-        this.unaryRequest = ArrowChunkEncoder.encodeStream(row, null).toByteArray();
+      for (int rows : Bench.UNARY_ROWS) {
+        try (VectorSchemaRoot batch = table.firstRows(allocator, rows)) {
+          unaryRequests.put(rows, ArrowChunkEncoder.encodeStream(batch, null).toByteArray());
+        }
       }
     }
 
@@ -266,17 +278,18 @@ final class GrpcBytesBench {
     }
 
     @Override
-    public void unary() {
+    public void unary(int rows) {
       byte[] response =
-          ClientCalls.blockingUnaryCall(channel, UNARY, CallOptions.DEFAULT, unaryRequest);
+          ClientCalls.blockingUnaryCall(
+              channel, unaryMethod(rows), CallOptions.DEFAULT, unaryRequests.get(rows));
       checkUnary(response);
     }
 
     @Override
-    public void unaryAsync(Consumer<@Nullable Throwable> done) {
+    public void unaryAsync(int rows, Consumer<@Nullable Throwable> done) {
       ClientCalls.asyncUnaryCall(
-          channel.newCall(UNARY, CallOptions.DEFAULT),
-          unaryRequest,
+          channel.newCall(unaryMethod(rows), CallOptions.DEFAULT),
+          unaryRequests.get(rows),
           new StreamObserver<byte[]>() {
             @Override
             public void onNext(byte[] response) {}

@@ -18,6 +18,8 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.arrow.memory.BufferAllocator;
@@ -51,7 +53,8 @@ final class OipBench {
     private final ManagedChannel channel;
     private final GRPCInferenceServiceGrpc.GRPCInferenceServiceBlockingStub blocking;
     private final GRPCInferenceServiceGrpc.GRPCInferenceServiceStub async;
-    private final ModelInferRequest request;
+    /** Requests by row count, one per {@link Bench#UNARY_ROWS}. */
+    private final Map<Integer, ModelInferRequest> requests = new HashMap<>();
 
     Client(int port, BufferAllocator allocator, BenchTable table) {
       this.table = table;
@@ -60,21 +63,31 @@ final class OipBench {
               .build();
       this.blocking = GRPCInferenceServiceGrpc.newBlockingStub(channel);
       this.async = GRPCInferenceServiceGrpc.newStub(channel);
+      for (int rows : Bench.UNARY_ROWS) {
+        requests.put(rows, request(table, allocator, rows));
+      }
+    }
+
+    /** The first {@code rows} rows as 16 raw FP32 tensors of shape [rows], one per column. */
+    private static ModelInferRequest request(BenchTable table, BufferAllocator allocator, int rows) {
       ModelInferRequest.Builder builder = ModelInferRequest.newBuilder().setModelName("score");
-      try (VectorSchemaRoot row = table.firstRow(allocator)) {
+      try (VectorSchemaRoot batch = table.firstRows(allocator, rows)) {
         for (int c = 0; c < BenchTable.COLUMNS; c++) {
-          Float4Vector column = (Float4Vector) row.getVector(c);
+          Float4Vector column = (Float4Vector) batch.getVector(c);
           builder.addInputs(
               InferInputTensor.newBuilder()
                   .setName(column.getName())
                   .setDatatype("FP32")
-                  .addShape(1));
-          ByteBuffer value = ByteBuffer.allocate(Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
-          value.putFloat(0, column.get(0));
-          builder.addRawInputContents(ByteString.copyFrom(value.array()));
+                  .addShape(rows));
+          ByteBuffer values =
+              ByteBuffer.allocate(rows * Float.BYTES).order(ByteOrder.LITTLE_ENDIAN);
+          for (int r = 0; r < rows; r++) {
+            values.putFloat(r * Float.BYTES, column.get(r));
+          }
+          builder.addRawInputContents(ByteString.copyFrom(values.array()));
         }
       }
-      this.request = builder.build();
+      return builder.build();
     }
 
     @Override
@@ -83,21 +96,21 @@ final class OipBench {
     }
 
     @Override
-    public void unary() {
-      check(blocking.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfer(request));
+    public void unary(int rows) {
+      check(blocking.withDeadlineAfter(30, TimeUnit.SECONDS).modelInfer(requests.get(rows)), rows);
     }
 
     @Override
-    public void unaryAsync(Consumer<@Nullable Throwable> done) {
+    public void unaryAsync(int rows, Consumer<@Nullable Throwable> done) {
       async
           .withDeadlineAfter(30, TimeUnit.SECONDS)
           .modelInfer(
-              request,
+              requests.get(rows),
               new StreamObserver<>() {
                 @Override
                 public void onNext(ModelInferResponse response) {
                   try {
-                    check(response);
+                    check(response, rows);
                   } catch (RuntimeException e) {
                     done.accept(e);
                     return;
@@ -115,10 +128,15 @@ final class OipBench {
               });
     }
 
-    private void check(ModelInferResponse response) {
-      ByteBuffer score =
+    private void check(ModelInferResponse response, int rows) {
+      ByteBuffer scores =
           response.getRawOutputContents(0).asReadOnlyByteBuffer().order(ByteOrder.LITTLE_ENDIAN);
-      table.checkScore(0, score.getFloat(0));
+      if (scores.remaining() != rows * Float.BYTES) {
+        throw new IllegalStateException(
+            "oip: " + scores.remaining() + " bytes of scores came back for " + rows + " rows");
+      }
+      table.checkScore(0, scores.getFloat(0));
+      table.checkScore(rows - 1, scores.getFloat((rows - 1) * Float.BYTES));
     }
 
     @Override

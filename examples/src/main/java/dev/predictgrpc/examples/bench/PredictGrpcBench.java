@@ -12,6 +12,8 @@ import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.server.ServerLimits;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.function.Consumer;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.Float4Vector;
@@ -52,7 +54,8 @@ final class PredictGrpcBench {
   static final class Client implements BenchClient {
     private final BenchTable table;
     private final PredictClient client;
-    private final VectorSchemaRoot oneRow;
+    /** Unary inputs by row count, one per {@link Bench#UNARY_ROWS}. */
+    private final Map<Integer, VectorSchemaRoot> unaryInputs = new HashMap<>();
 
     Client(int port, BufferAllocator allocator, BenchTable table) {
       this.table = table;
@@ -66,7 +69,9 @@ final class PredictGrpcBench {
         builder.flowControlWindow(flowWindow);
       }
       this.client = builder.build();
-      this.oneRow = table.firstRow(allocator);
+      for (int rows : Bench.UNARY_ROWS) {
+        unaryInputs.put(rows, table.firstRows(allocator, rows));
+      }
     }
 
     @Override
@@ -86,22 +91,22 @@ final class PredictGrpcBench {
     }
 
     @Override
-    public void unary() {
-      try (VectorSchemaRoot output = client.predict(SCORE, oneRow)) {
-        table.checkScore(0, ((Float4Vector) output.getVector(0)).get(0));
+    public void unary(int rows) {
+      try (VectorSchemaRoot output = client.predict(SCORE, unaryInputs.get(rows))) {
+        table.checkScores((Float4Vector) output.getVector(0), rows);
       }
     }
 
     @Override
-    public void unaryAsync(Consumer<@Nullable Throwable> done) {
+    public void unaryAsync(int rows, Consumer<@Nullable Throwable> done) {
       client
-          .predictAsync(SCORE, oneRow)
+          .predictAsync(SCORE, unaryInputs.get(rows))
           .whenComplete(
               (output, error) -> {
                 Throwable failure = error;
                 if (output != null) {
                   try (output) {
-                    table.checkScore(0, ((Float4Vector) output.getVector(0)).get(0));
+                    table.checkScores((Float4Vector) output.getVector(0), rows);
                   } catch (RuntimeException e) {
                     failure = e;
                   }
@@ -112,7 +117,7 @@ final class PredictGrpcBench {
 
     @Override
     public void close() {
-      oneRow.close();
+      unaryInputs.values().forEach(VectorSchemaRoot::close);
       client.close();
     }
   }

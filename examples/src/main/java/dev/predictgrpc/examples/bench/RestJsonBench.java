@@ -85,14 +85,15 @@ final class RestJsonBench {
         HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
     private final String base;
     private final URI scoreUri;
-    private final Columns oneRow;
     private final Map<Integer, Columns> batches = new HashMap<>();
 
     Client(int port, BenchTable table) {
       this.table = table;
       this.base = "http://127.0.0.1:" + port + "/predict/";
       this.scoreUri = URI.create(base + "score");
-      this.oneRow = slice(table.columns(), 1);
+      for (int rows : Bench.UNARY_ROWS) {
+        batches.put(rows, slice(table.columns(), rows));
+      }
       batches.put(table.batchRows(), new Columns(table.columns()));
     }
 
@@ -144,15 +145,24 @@ final class RestJsonBench {
     }
 
     @Override
-    public void unary() throws Exception {
-      table.checkScore(0, post(scoreUri, oneRow).columns()[0][0]);
+    public void unary(int rows) throws Exception {
+      checkScores(post(scoreUri, batches.get(rows)).columns()[0], rows);
+    }
+
+    private void checkScores(float[] scores, int rows) {
+      if (scores.length != rows) {
+        throw new IllegalStateException(
+            "score: " + scores.length + " scores came back for " + rows + " rows");
+      }
+      table.checkScore(0, scores[0]);
+      table.checkScore(rows - 1, scores[rows - 1]);
     }
 
     @Override
-    public void unaryAsync(Consumer<@Nullable Throwable> done) {
+    public void unaryAsync(int rows, Consumer<@Nullable Throwable> done) {
       HttpRequest request;
       try {
-        request = request(scoreUri, oneRow);
+        request = request(scoreUri, batches.get(rows));
       } catch (IOException e) {
         done.accept(e);
         return;
@@ -163,7 +173,7 @@ final class RestJsonBench {
                 Throwable failure = error;
                 if (response != null) {
                   try {
-                    table.checkScore(0, parse(response).columns()[0][0]);
+                    checkScores(parse(response).columns()[0], rows);
                   } catch (IOException | RuntimeException e) {
                     failure = e;
                   }
