@@ -7,7 +7,6 @@ import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
-import org.apache.arrow.compression.CommonsCompressionFactory;
 import org.apache.arrow.flatbuf.BodyCompression;
 import org.apache.arrow.flatbuf.BodyCompressionMethod;
 import org.apache.arrow.flatbuf.Buffer;
@@ -218,10 +217,10 @@ final class BatchLoader {
           what + " uses an unknown body compression method " + compression.method());
     }
     if (compression.codec() == CompressionType.LZ4_FRAME) {
-      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.LZ4_FRAME);
+      return IpcCompression.LZ4_FRAME.codec();
     }
     if (compression.codec() == CompressionType.ZSTD) {
-      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.ZSTD);
+      return IpcCompression.ZSTD.codec(); // Decoding reads any level.
     }
     throw ArrowChunkException.malformed(
         what + " is compressed with an unknown codec " + compressionName(compression.codec()));
