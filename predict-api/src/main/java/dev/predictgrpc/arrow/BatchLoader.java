@@ -285,6 +285,9 @@ final class BatchLoader {
     try {
       out = codec.decompress(allocator, slice);
     } catch (RuntimeException e) {
+      // The codec closes its input only once it succeeds: give back the reference taken above,
+      // or the whole message body stays allocated after the call has failed.
+      slice.close();
       if (MemoryLimits.isOutOfMemory(e)) {
         throw e;
       }

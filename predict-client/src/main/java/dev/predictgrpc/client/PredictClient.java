@@ -164,6 +164,26 @@ public final class PredictClient implements AutoCloseable {
   }
 
   /**
+   * A client sharing this one's channel and allocator whose streams compress what they send with
+   * {@code input} and ask the server to compress results with {@code output}; see {@link
+   * Builder#inputCompression} and {@link Builder#outputCompression}. For clients made with {@link
+   * #create(Channel, BufferAllocator)}, which have no builder. Closing the derived client does
+   * nothing; close this one.
+   *
+   * @since 0.2
+   */
+  public PredictClient withCompression(IpcCompression input, IpcCompression output) {
+    StreamSettings settings =
+        new StreamSettings(
+            streamSettings.maxChunkBytes(),
+            streamSettings.resumeAttempts(),
+            streamSettings.maxReplayBytes(),
+            requireNonNull(input, "input"),
+            requireNonNull(output, "output"));
+    return new PredictClient(channel, null, allocator, settings, deadline, true);
+  }
+
+  /**
    * Scores one small table in a single request and waits for the result.
    *
    * <p>The caller retains ownership of {@code input}; it is not retained after this method
