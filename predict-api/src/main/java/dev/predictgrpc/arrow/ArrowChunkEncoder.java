@@ -370,7 +370,8 @@ public final class ArrowChunkEncoder {
       VectorSchemaRoot dictionaryRoot =
           new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), vector.getValueCount());
       // Closing the dictionary batch releases the record batch it wraps.
-      try (ArrowDictionaryBatch batch = new ArrowDictionaryBatch(id, unload(dictionaryRoot), false)) {
+      try (ArrowDictionaryBatch batch =
+          new ArrowDictionaryBatch(id, unload(dictionaryRoot), false)) {
         chunks.expect(messageEstimate(batch.getDictionary()));
         MessageSerializer.serialize(out, batch, option);
       }

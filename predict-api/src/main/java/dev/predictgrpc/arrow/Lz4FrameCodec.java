@@ -19,9 +19,9 @@ import org.apache.arrow.vector.compression.CompressionUtil;
  *
  * <p>Why: arrow-compression's {@code Lz4CompressionCodec} streams through commons-compress's
  * pure-Java framed LZ4, which took seconds to write a 20,000-row batch; lz4-java writes the same
- * frames at hundreds of MB/s. The frames (64 KiB independent blocks, no checksums) are standard
- * LZ4 frames: pyarrow, Arrow C++ and apache-arrow JS (with an LZ4 codec registered) read them, as
- * does arrow-compression.
+ * frames at hundreds of MB/s. The frames (64 KiB independent blocks, no checksums) are standard LZ4
+ * frames: pyarrow, Arrow C++ and apache-arrow JS (with an LZ4 codec registered) read them, as does
+ * arrow-compression.
  *
  * <p>Stateless and thread-safe. Buffers come from the allocator passed in and pass to the caller;
  * the buffer given to {@code compress}/{@code decompress} is closed, as {@link
@@ -31,8 +31,10 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
   static final Lz4FrameCodec INSTANCE = new Lz4FrameCodec();
 
   private static final int BLOCK_BYTES = 64 << 10;
+
   /** Frame header (at most 15 bytes), end mark and content checksum, rounded up. */
   private static final int FRAME_OVERHEAD_BYTES = 32;
+
   /** Each block carries a 4-byte size, and a block that does not shrink is stored as it is. */
   private static final int BLOCK_HEADER_BYTES = 4;
 
@@ -66,7 +68,9 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
       return out;
     } catch (IOException | RuntimeException e) {
       out.close();
-      throw e instanceof IOException ? new UncheckedIOException((IOException) e) : (RuntimeException) e;
+      throw e instanceof IOException
+          ? new UncheckedIOException((IOException) e)
+          : (RuntimeException) e;
     }
   }
 
@@ -78,7 +82,9 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
     try (InputStream frame =
         new LZ4FrameInputStream(
             new BufInputStream(
-                compressed, CompressionUtil.SIZE_OF_UNCOMPRESSED_LENGTH, compressed.writerIndex()))) {
+                compressed,
+                CompressionUtil.SIZE_OF_UNCOMPRESSED_LENGTH,
+                compressed.writerIndex()))) {
       byte[] copy = new byte[(int) Math.min(Math.max(length, 1), BLOCK_BYTES)];
       long filled = 0;
       while (true) {
@@ -101,7 +107,9 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
       return out;
     } catch (IOException | RuntimeException e) {
       out.close();
-      throw e instanceof IOException ? new UncheckedIOException((IOException) e) : (RuntimeException) e;
+      throw e instanceof IOException
+          ? new UncheckedIOException((IOException) e)
+          : (RuntimeException) e;
     }
   }
 

@@ -79,7 +79,8 @@ class CompressedBodiesTest {
   }
 
   /** The same batches as {@link #compressedStream}, written by our encoder. */
-  private ByteString encodedStream(IpcCompression compression, BufferAllocator scratch, int... rows) {
+  private ByteString encodedStream(
+      IpcCompression compression, BufferAllocator scratch, int... rows) {
     List<ByteString> chunks = new java.util.ArrayList<>();
     try (VectorSchemaRoot root =
         VectorSchemaRoot.create(TestData.allTypesSchema(), arrow.allocator())) {

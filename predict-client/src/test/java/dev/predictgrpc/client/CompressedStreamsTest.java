@@ -54,8 +54,10 @@ class CompressedStreamsTest {
   @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
 
   private InProcessHarness harness;
+
   /** A client on the harness channel with the byte counter; derived clients share it. */
   private PredictClient counted;
+
   private final WireBytes wire = new WireBytes();
 
   @AfterEach
@@ -72,7 +74,8 @@ class CompressedStreamsTest {
   private PredictClient start(ServerLimits limits, IpcCompression in, IpcCompression out) {
     harness = new InProcessHarness(arrow.allocator(), limits, new TestModels.EchoModel());
     counted =
-        PredictClient.create(ClientInterceptors.intercept(harness.channel, wire), arrow.allocator());
+        PredictClient.create(
+            ClientInterceptors.intercept(harness.channel, wire), arrow.allocator());
     return counted.withCompression(in, out);
   }
 
@@ -135,7 +138,9 @@ class CompressedStreamsTest {
   }
 
   @ParameterizedTest
-  @EnumSource(value = IpcCompression.class, names = {"LZ4_FRAME", "ZSTD"})
+  @EnumSource(
+      value = IpcCompression.class,
+      names = {"LZ4_FRAME", "ZSTD"})
   void compressibleColumns_travelCompressedBothWays(IpcCompression codec) {
     PredictClient plain = start(IpcCompression.NONE, IpcCompression.NONE);
     echoRepetitive(plain);
@@ -204,7 +209,10 @@ class CompressedStreamsTest {
     int rows = 250_000;
     long body = rows * 4L;
     ServerLimits limits =
-        ServerLimits.builder().maxCallMemoryBytes(body + body / 2).maxMessageBytes(2 * body).build();
+        ServerLimits.builder()
+            .maxCallMemoryBytes(body + body / 2)
+            .maxMessageBytes(2 * body)
+            .build();
     PredictClient plain = start(limits, IpcCompression.NONE, IpcCompression.NONE);
     Float4Vector v = new Float4Vector("noise", arrow.allocator());
     v.allocateNew(rows);

@@ -109,8 +109,8 @@ final class LinkBench {
               "ip", "netns", "exec", namespace, "tc", "qdisc", "add", "dev", "lo", "root", "tbf",
               "rate", rate, "burst", burst, "latency", "50ms"),
           true);
-      progress.printf("bench: link %s: namespace %s, tbf rate %s burst %s%n", rate, namespace, rate,
-          burst);
+      progress.printf(
+          "bench: link %s: namespace %s, tbf rate %s burst %s%n", rate, namespace, rate, burst);
       return measure(namespace, rate);
     } finally {
       deleteNamespace(namespace);
@@ -126,10 +126,14 @@ final class LinkBench {
     List<String> launcher = List.of("ip", "netns", "exec", namespace);
     List<Run> runs = new ArrayList<>();
     try (ChildJvm server =
-            ChildJvm.start("link-server", launcher, childFlags, LinkChildMain.class,
-                List.of("server"));
+            ChildJvm.start(
+                "link-server", launcher, childFlags, LinkChildMain.class, List.of("server"));
         ChildJvm client =
-            ChildJvm.start("link-client", launcher, childFlags, LinkChildMain.class,
+            ChildJvm.start(
+                "link-client",
+                launcher,
+                childFlags,
+                LinkChildMain.class,
                 List.of("client", Integer.toString(options.batchRows())))) {
       String[] ports = server.expect("PORT ", Duration.ofSeconds(60)).trim().split(" ");
       Map<String, Long> batchBytes = new LinkedHashMap<>();
@@ -148,8 +152,15 @@ final class LinkBench {
                 Double.parseDouble(client.expect("RATIO ", Duration.ofSeconds(60)).trim());
             String port = transport.equals("flight") ? ports[1] : ports[0];
             // Warm-up: the first batches of a path compile it in both JVMs.
-            stream(client, transport, codec, table, WARMUP_BATCHES, port,
-                WARMUP_BATCHES * batchBytes.get(table), bytesPerSecond);
+            stream(
+                client,
+                transport,
+                codec,
+                table,
+                WARMUP_BATCHES,
+                port,
+                WARMUP_BATCHES * batchBytes.get(table),
+                bytesPerSecond);
             ProcessStats serverBefore = server.stats();
             ProcessStats clientBefore = client.stats();
             double seconds =
@@ -157,14 +168,25 @@ final class LinkBench {
             ProcessStats clientAfter = client.stats();
             ProcessStats serverAfter = server.stats();
             Run run =
-                new Run(table, transport, codec, tableBytes, seconds,
-                    clientAfter.since(clientBefore), serverAfter.since(serverBefore),
+                new Run(
+                    table,
+                    transport,
+                    codec,
+                    tableBytes,
+                    seconds,
+                    clientAfter.since(clientBefore),
+                    serverAfter.since(serverBefore),
                     transport.equals("flight") ? 1.0 : ratio);
             progress.printf(
                 Locale.ROOT,
                 "bench: link %s %s %s %s: %.1f MB/s, %.2f CPU s/GB, ratio %.2f%n",
-                rate, table, transport, codec, run.megabytesPerSecond(),
-                run.cpuSecondsPerGigabyte(), run.ratio());
+                rate,
+                table,
+                transport,
+                codec,
+                run.megabytesPerSecond(),
+                run.cpuSecondsPerGigabyte(),
+                run.ratio());
             runs.add(run);
           }
         }
@@ -206,7 +228,8 @@ final class LinkBench {
 
   private static double rateBytesPerSecond(String rate) {
     long number = Long.parseLong(rate.replaceAll("[a-z]", ""));
-    long unit = rate.endsWith("gbit") ? 1_000_000_000L : rate.endsWith("mbit") ? 1_000_000L : 1_000L;
+    long unit =
+        rate.endsWith("gbit") ? 1_000_000_000L : rate.endsWith("mbit") ? 1_000_000L : 1_000L;
     return number * unit / 8.0;
   }
 
@@ -221,7 +244,13 @@ final class LinkBench {
     out.printf(
         Locale.ROOT,
         "%-10s %-13s %-10s %9s %11s %7s %13s%n",
-        "table", "transport", "codec", "MB/s", "CPU s/GB", "ratio", "x uncompr.");
+        "table",
+        "transport",
+        "codec",
+        "MB/s",
+        "CPU s/GB",
+        "ratio",
+        "x uncompr.");
     for (Run run : runs) {
       Run plain = find(runs, run.table(), "predict-grpc", "NONE");
       out.printf(
@@ -292,7 +321,11 @@ final class LinkBench {
     String output = new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (check && process.exitValue() != 0) {
       throw new IOException(
-          String.join(" ", command) + " failed (exit " + process.exitValue() + "): " + output.trim());
+          String.join(" ", command)
+              + " failed (exit "
+              + process.exitValue()
+              + "): "
+              + output.trim());
     }
     return output;
   }

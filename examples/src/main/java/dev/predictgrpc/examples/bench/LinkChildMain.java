@@ -43,10 +43,12 @@ import org.apache.arrow.vector.types.pojo.Schema;
  * The two JVMs of the rate-limited link section, both started inside one network namespace by
  * {@link LinkBench}: {@code LinkChildMain server} serves the {@code link-score} model over
  * predict-grpc and Flight DoExchange and prints {@code PORT <predict> <flight>}; {@code
- * LinkChildMain client <batchRows>} builds the tables, prints {@code READY}, and runs commands
- * from stdin: {@code run <transport> <codec> <table> <batches> <port>} (prints {@code DONE
- * rows=.. seconds=..}) and {@code ratio <table> <codec>} (prints {@code RATIO r}). Both answer
- * {@code stats} with a {@link ProcessStats} line and exit when stdin ends.
+ * LinkChildMain client <batchRows>} builds the tables, prints {@code READY}, and runs commands from
+ * stdin: {@code run <transport> <codec> <table> <batches> <port>} (prints {@code DONE rows=..
+ * seconds=..}) and {@code ratio <table> <codec>} (prints {@code RATIO r}). Both answer {@code
+ * stats} with a {@link ProcessStats} line and exit when stdin ends.
+ *
+ * <p>A command-line entry point only; reads its commands on the main thread, one at a time.
  */
 public final class LinkChildMain {
   static final String MODEL = "link-score";
@@ -78,9 +80,7 @@ public final class LinkChildMain {
                 .start();
         FlightServer flight =
             FlightServer.builder(
-                    allocator,
-                    Location.forGrpcInsecure("127.0.0.1", 0),
-                    new FlightScore(allocator))
+                    allocator, Location.forGrpcInsecure("127.0.0.1", 0), new FlightScore(allocator))
                 .build()
                 .start()) {
       System.out.println("PORT " + predict.port() + " " + flight.getPort());
@@ -134,7 +134,8 @@ public final class LinkChildMain {
         }
         writer.completed();
       } catch (RuntimeException e) {
-        writer.error(CallStatus.INTERNAL.withCause(e).withDescription(e.toString()).toRuntimeException());
+        writer.error(
+            CallStatus.INTERNAL.withCause(e).withDescription(e.toString()).toRuntimeException());
       }
     }
   }
@@ -178,9 +179,17 @@ public final class LinkChildMain {
                   words[1].equals("flight")
                       ? flight(allocator, port, table, batches, readers)
                       : predict(
-                          allocator, port, IpcCompression.valueOf(words[2]), table, batches, readers);
+                          allocator,
+                          port,
+                          IpcCompression.valueOf(words[2]),
+                          table,
+                          batches,
+                          readers);
               System.out.printf(
-                  Locale.ROOT, "DONE rows=%d seconds=%.3f%n", rows, (System.nanoTime() - start) / 1e9);
+                  Locale.ROOT,
+                  "DONE rows=%d seconds=%.3f%n",
+                  rows,
+                  (System.nanoTime() - start) / 1e9);
               break;
             }
           default:

@@ -31,8 +31,8 @@ import org.jspecify.annotations.Nullable;
  * <ul>
  *   <li>{@code realistic}: order events as a feature pipeline sees them: sequential int64 ids,
  *       customer and product ids drawn with a skew, millisecond timestamps, three low-cardinality
- *       string columns dictionary-encoded (country, device, category), prices from a catalogue
- *       with two decimals, small quantities, a handful of discount rates, one-decimal ratings and
+ *       string columns dictionary-encoded (country, device, category), prices from a catalogue with
+ *       two decimals, small quantities, a handful of discount rates, one-decimal ratings and
  *       latencies. 60 bytes a row.
  *   <li>{@code random}: the streaming section's 16 random float32 columns, the worst case for
  *       compression. 64 bytes a row.
@@ -110,14 +110,16 @@ final class LinkTable implements AutoCloseable {
 
   private static LinkTable realistic(BufferAllocator allocator, int batchRows) {
     List<FieldVector> dictionaryVectors = new ArrayList<>();
-    DictionaryProvider.MapDictionaryProvider provider = new DictionaryProvider.MapDictionaryProvider();
+    DictionaryProvider.MapDictionaryProvider provider =
+        new DictionaryProvider.MapDictionaryProvider();
     Field country = dictionary(allocator, "country", 1, COUNTRIES, provider, dictionaryVectors);
     Field device = dictionary(allocator, "device", 2, DEVICES, provider, dictionaryVectors);
     String[] categoryNames = new String[CATEGORIES];
     for (int i = 0; i < CATEGORIES; i++) {
       categoryNames[i] = "category-" + i;
     }
-    Field category = dictionary(allocator, "category", 3, categoryNames, provider, dictionaryVectors);
+    Field category =
+        dictionary(allocator, "category", 3, categoryNames, provider, dictionaryVectors);
     // A catalogue: each product has a category and a price with two decimals.
     SplittableRandom catalogue = new SplittableRandom(11);
     double[] price = new double[PRODUCTS];
@@ -145,8 +147,18 @@ final class LinkTable implements AutoCloseable {
       Float4Vector latencies = new Float4Vector("latency_ms", allocator);
       List<FieldVector> vectors =
           List.of(
-              ids, customers, times, countries, devices, categories, products, prices,
-              quantities, discounts, ratings, latencies);
+              ids,
+              customers,
+              times,
+              countries,
+              devices,
+              categories,
+              products,
+              prices,
+              quantities,
+              discounts,
+              ratings,
+              latencies);
       for (FieldVector v : vectors) {
         v.setInitialCapacity(batchRows);
         v.allocateNew();
