@@ -67,10 +67,7 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
       out.writerIndex(sink.position);
       return out;
     } catch (IOException | RuntimeException e) {
-      out.close();
-      throw e instanceof IOException
-          ? new UncheckedIOException((IOException) e)
-          : (RuntimeException) e;
+      throw failed(out, e);
     }
   }
 
@@ -106,11 +103,16 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
       out.writerIndex(length);
       return out;
     } catch (IOException | RuntimeException e) {
-      out.close();
-      throw e instanceof IOException
-          ? new UncheckedIOException((IOException) e)
-          : (RuntimeException) e;
+      throw failed(out, e);
     }
+  }
+
+  /** Frees the output buffer of a failed call and returns what to throw. */
+  private static RuntimeException failed(ArrowBuf out, Exception e) {
+    out.close();
+    return e instanceof IOException
+        ? new UncheckedIOException((IOException) e)
+        : (RuntimeException) e;
   }
 
   @Override

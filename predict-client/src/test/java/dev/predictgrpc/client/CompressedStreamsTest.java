@@ -122,18 +122,8 @@ class CompressedStreamsTest {
     } finally {
       batches.forEach(VectorSchemaRoot::close);
     }
-    try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator());
-        PredictCall call = client.openStream(ModelRef.of("echo"))) {
-      call.write(dict.root, dict.provider);
-      call.write(dict.root, dict.provider);
-      call.complete();
-      PredictionStream results = call.results();
-      for (int i = 0; i < 2; i++) {
-        assertThat(results.next()).isTrue();
-        assertThat(dict.decode(results.root(), results.dictionaries()))
-            .containsExactly("red", null, "green", "red");
-      }
-      assertThat(results.next()).isFalse();
+    try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator())) {
+      dict.assertEchoedTwice(client);
     }
   }
 
