@@ -15,6 +15,7 @@ import dev.predictgrpc.api.v1.StreamHeader;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.arrow.IpcCompression;
 import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.server.ServerLimits;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
 import io.grpc.CallOptions;
@@ -141,6 +142,27 @@ class CompressedStreamsTest {
 
     assertThat(wire.sent.get()).isLessThan(plainUp / 3);
     assertThat(wire.received.get()).isLessThan(plainDown / 3);
+  }
+
+  @Test
+  void builderOptions_compressBothWaysOverTcp() throws Exception {
+    try (PredictServer server =
+            PredictServer.builder(arrow.allocator())
+                .bindAddress("127.0.0.1")
+                .addModel(new TestModels.EchoModel())
+                .build()
+                .start();
+        PredictClient client =
+            PredictClient.builder("127.0.0.1:" + server.port(), arrow.allocator())
+                .inputCompression(IpcCompression.ZSTD)
+                .outputCompression(IpcCompression.LZ4_FRAME)
+                .intercept(wire)
+                .build()) {
+      echoRepetitive(client);
+    }
+    long plainBytes = 2 * (100_000 * 4L + 100_000 / 8); // two batches, data and validity
+    assertThat(wire.sent.get()).isLessThan(plainBytes / 3);
+    assertThat(wire.received.get()).isLessThan(plainBytes / 3);
   }
 
   private void echoRepetitive(PredictClient client) {
