@@ -8,7 +8,6 @@ import static java.util.Objects.requireNonNull;
 import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -22,7 +21,6 @@ import org.apache.arrow.vector.compression.CompressionCodec;
 import org.apache.arrow.vector.compression.CompressionUtil;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.ipc.WriteChannel;
 import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
@@ -89,8 +87,7 @@ public final class ArrowChunkEncoder {
   private final @Nullable DictionaryProvider dictionaries;
   private final Set<Long> dictionaryIds;
   private final ChunkingChannel chunks;
-  private final WriteChannel out;
-  private final IpcOption option = IpcOption.DEFAULT;
+  private final RecordBatchWriter batchWriter = new RecordBatchWriter();
   private IpcCompression compression = IpcCompression.NONE;
   private @Nullable CompressionCodec codec;
   private @Nullable BufferAllocator compressionAllocator;
@@ -111,13 +108,13 @@ public final class ArrowChunkEncoder {
     this.schema = schema;
     this.dictionaries = dictionaries;
     this.chunks = new ChunkingChannel(maxChunkBytes, pool, sink);
-    this.out = new WriteChannel(chunks);
     // Checked before toMessageFormat, which would dereference the null provider.
-    if (dictionaries == null && isDictionaryEncoded(schema.getFields())) {
+    boolean dictionaryEncoded = isDictionaryEncoded(schema.getFields());
+    if (dictionaries == null && dictionaryEncoded) {
       throw new IllegalArgumentException(
           "schema has dictionary-encoded fields but no DictionaryProvider was given");
     }
-    if (dictionaries == null || !isDictionaryEncoded(schema.getFields())) {
+    if (!dictionaryEncoded) {
       // Without dictionaries the message schema is the schema itself: no per-stream field copies.
       this.dictionaryIds = Set.of();
       this.messageSchema = schema;
@@ -258,8 +255,11 @@ public final class ArrowChunkEncoder {
       throw new IllegalArgumentException(
           "batch schema " + root.getSchema() + " differs from the stream schema " + schema);
     }
-    try (ArrowRecordBatch batch = unload(root)) {
-      long batchBytes = messageEstimate(batch);
+    if (codec != null) {
+      writeCompressed(root);
+    } else {
+      batchWriter.unload(root);
+      long batchBytes = batchWriter.metadataEstimate() + batchWriter.bodyLength();
       if (!schemaWritten && dictionaryIds.isEmpty()) {
         // The schema and the first batch share an array: a unary request is then one chunk.
         chunks.expect(schemaMessage().length + batchBytes);
@@ -267,13 +267,32 @@ public final class ArrowChunkEncoder {
       writeSchemaOnce();
       writeDictionariesOnce();
       chunks.expect(batchBytes);
-      MessageSerializer.serialize(out, batch, option);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
+      batchWriter.write(chunks);
     }
     chunks.flush();
     batches++;
     rows += root.getRowCount();
+  }
+
+  /**
+   * Writes one compressed batch through Arrow's serializer ({@link RecordBatchWriter} writes
+   * uncompressed bodies only, and the compressed buffers must exist before the metadata that lists
+   * their lengths).
+   */
+  private void writeCompressed(VectorSchemaRoot root) {
+    try (ArrowRecordBatch batch = unload(root)) {
+      long batchBytes = messageEstimate(batch);
+      if (!schemaWritten && dictionaryIds.isEmpty()) {
+        chunks.expect(schemaMessage().length + batchBytes);
+      }
+      writeSchemaOnce();
+      writeDictionariesOnce();
+      chunks.expect(batchBytes);
+      // Messages so far are whole multiples of 8 bytes: a channel counting from 0 pads alike.
+      MessageSerializer.serialize(new WriteChannel(chunks), batch, IpcOption.DEFAULT);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
+    }
   }
 
   /**
@@ -286,12 +305,8 @@ public final class ArrowChunkEncoder {
    */
   public void writeStart() {
     checkNotEnded();
-    try {
-      writeSchemaOnce();
-      writeDictionariesOnce();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    writeSchemaOnce();
+    writeDictionariesOnce();
     chunks.flush();
   }
 
@@ -303,13 +318,9 @@ public final class ArrowChunkEncoder {
     if (ended) {
       return;
     }
-    try {
-      chunks.expect((schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
-      writeSchemaOnce();
-      ArrowStreamWriter.writeEndOfStream(out, option);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    chunks.expect((schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
+    writeSchemaOnce();
+    IpcFraming.writeEndOfStream(chunks);
     chunks.flush();
     chunks.recycle();
     ended = true;
@@ -339,12 +350,11 @@ public final class ArrowChunkEncoder {
     return message;
   }
 
-  private void writeSchemaOnce() throws IOException {
+  private void writeSchemaOnce() {
     if (!schemaWritten) {
-      byte[] message = schemaMessage();
+      byte[] message = schemaMessage(); // Padded to a multiple of 8, as every message is.
       chunks.expectAtLeast(message.length);
-      // Through the WriteChannel, which counts the bytes: later messages are aligned by that count.
-      out.write(ByteBuffer.wrap(message));
+      chunks.write(message);
       schemaWritten = true;
     }
   }
@@ -357,10 +367,13 @@ public final class ArrowChunkEncoder {
         + batch.computeBodyLength();
   }
 
-  private void writeDictionariesOnce() throws IOException {
+  private void writeDictionariesOnce() {
     if (dictionariesWritten) {
       return;
     }
+    // Messages so far are whole multiples of 8 bytes, so a channel counting from 0 pads these
+    // exactly as one counting from the stream's start would.
+    WriteChannel out = new WriteChannel(chunks);
     for (long id : dictionaryIds) {
       Dictionary dictionary = dictionaries.lookup(id);
       if (dictionary == null) {
@@ -373,7 +386,9 @@ public final class ArrowChunkEncoder {
       try (ArrowDictionaryBatch batch =
           new ArrowDictionaryBatch(id, unload(dictionaryRoot), false)) {
         chunks.expect(messageEstimate(batch.getDictionary()));
-        MessageSerializer.serialize(out, batch, option);
+        MessageSerializer.serialize(out, batch, IpcOption.DEFAULT);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
       }
     }
     dictionariesWritten = true;
@@ -429,7 +444,10 @@ public final class ArrowChunkEncoder {
 
   /** True if any of {@code fields}, or of their descendants, is dictionary-encoded. */
   static boolean isDictionaryEncoded(List<Field> fields) {
-    for (Field field : fields) {
+    // Indexed, not iterated: Arrow's field lists are unmodifiable wrappers whose iterators are
+    // garbage on every call, and unary calls ask this of every schema they carry.
+    for (int i = 0; i < fields.size(); i++) {
+      Field field = fields.get(i);
       if (field.getDictionary() != null || isDictionaryEncoded(field.getChildren())) {
         return true;
       }
