@@ -109,20 +109,7 @@ class CompressedStreamsTest {
   void echo_allTypesDictionariesAndEmptyBatches_roundTripInEitherCodec(
       IpcCompression in, IpcCompression out) throws Exception {
     PredictClient client = start(in, out);
-    List<VectorSchemaRoot> batches =
-        List.of(
-            AllTypes.create(arrow.allocator(), 10, 0),
-            AllTypes.create(arrow.allocator(), 0, 1),
-            AllTypes.create(arrow.allocator(), 1000, 2));
-    try (PredictionStream results = client.predictStream(ModelRef.of("echo"), batches.iterator())) {
-      for (VectorSchemaRoot expected : batches) {
-        assertThat(results.next()).isTrue();
-        assertThat(results.root().equals(expected)).isTrue();
-      }
-      assertThat(results.next()).isFalse();
-    } finally {
-      batches.forEach(VectorSchemaRoot::close);
-    }
+    AllTypes.assertEchoRoundTrip(client, arrow.allocator());
     try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator())) {
       dict.assertEchoedTwice(client);
     }

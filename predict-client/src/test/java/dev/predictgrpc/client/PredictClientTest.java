@@ -224,18 +224,7 @@ class PredictClientTest {
     try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator())) {
       dict.assertEchoedTwice(client);
     }
-    List<VectorSchemaRoot> batches =
-        List.of(AllTypes.create(arrow.allocator(), 10, 0), AllTypes.create(arrow.allocator(), 0, 1),
-            AllTypes.create(arrow.allocator(), 1000, 2));
-    try (PredictionStream results = client.predictStream(ModelRef.of("echo"), batches.iterator())) {
-      for (VectorSchemaRoot expected : batches) {
-        assertThat(results.next()).isTrue();
-        assertThat(results.root().equals(expected)).isTrue();
-      }
-      assertThat(results.next()).isFalse();
-    } finally {
-      batches.forEach(VectorSchemaRoot::close);
-    }
+    AllTypes.assertEchoRoundTrip(client, arrow.allocator());
   }
 
   @Test
