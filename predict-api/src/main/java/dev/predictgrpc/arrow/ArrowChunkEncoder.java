@@ -12,9 +12,13 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
+import org.apache.arrow.memory.ArrowBuf;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.compression.CompressionCodec;
+import org.apache.arrow.vector.compression.CompressionUtil;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.apache.arrow.vector.ipc.WriteChannel;
@@ -44,7 +48,10 @@ import org.jspecify.annotations.Nullable;
  *
  * <p>Memory: the encoder holds at most one chunk of heap memory and no Arrow memory. Each batch's
  * buffers are copied into chunks while {@code writeBatch} runs. To recycle the chunks' arrays
- * instead of leaving them to the garbage collector, create it with a {@link ChunkPool}.
+ * instead of leaving them to the garbage collector, create it with a {@link ChunkPool}. With
+ * {@linkplain #compression compression} on, the compressed copies of one batch's buffers are held
+ * in Arrow memory from the allocator given there while {@code writeBatch} runs, and released
+ * before it returns.
  *
  * <p>Not thread-safe: use one encoder per stream from one thread at a time.
  *
@@ -81,6 +88,9 @@ public final class ArrowChunkEncoder {
   private final Set<Long> dictionaryIds;
   private final ChunkingChannel chunks;
   private final RecordBatchWriter batchWriter = new RecordBatchWriter();
+  private IpcCompression compression = IpcCompression.NONE;
+  private @Nullable CompressionCodec codec;
+  private @Nullable BufferAllocator compressionAllocator;
   /** {@link #messageSchema}'s IPC message, once looked up: a lookup hashes the whole schema. */
   private byte @Nullable [] schemaMessage;
   private boolean schemaWritten;
@@ -207,6 +217,29 @@ public final class ArrowChunkEncoder {
   }
 
   /**
+   * Compresses the bodies of the batches and dictionaries written from now on (each message
+   * declares its own compression, so this may change between batches). Default {@link
+   * IpcCompression#NONE}, which costs nothing.
+   *
+   * @param allocator holds the compressed copies of one batch's buffers while {@link #writeBatch}
+   *     runs; they are released before it returns. Borrowed, never closed; on a server, the call's
+   *     allocator, so its limits hold.
+   * @return this encoder
+   * @since 0.2
+   */
+  public ArrowChunkEncoder compression(IpcCompression compression, BufferAllocator allocator) {
+    this.compression = requireNonNull(compression, "compression");
+    this.codec = compression.codec();
+    this.compressionAllocator = requireNonNull(allocator, "allocator");
+    return this;
+  }
+
+  /** How batch bodies are compressed now. */
+  public IpcCompression compression() {
+    return compression;
+  }
+
+  /**
    * Writes one record batch (preceded, the first time, by the schema and dictionaries) and hands
    * every chunk it fills to the sink, the last one included.
    *
@@ -222,19 +255,44 @@ public final class ArrowChunkEncoder {
       throw new IllegalArgumentException(
           "batch schema " + root.getSchema() + " differs from the stream schema " + schema);
     }
-    batchWriter.unload(root);
-    long batchBytes = batchWriter.metadataEstimate() + batchWriter.bodyLength();
-    if (!schemaWritten && dictionaryIds.isEmpty()) {
-      // The schema and the first batch share an array: a unary request is then one chunk.
-      chunks.expect(schemaMessage().length + batchBytes);
+    if (codec != null) {
+      writeCompressed(root);
+    } else {
+      batchWriter.unload(root);
+      long batchBytes = batchWriter.metadataEstimate() + batchWriter.bodyLength();
+      if (!schemaWritten && dictionaryIds.isEmpty()) {
+        // The schema and the first batch share an array: a unary request is then one chunk.
+        chunks.expect(schemaMessage().length + batchBytes);
+      }
+      writeSchemaOnce();
+      writeDictionariesOnce();
+      chunks.expect(batchBytes);
+      batchWriter.write(chunks);
     }
-    writeSchemaOnce();
-    writeDictionariesOnce();
-    chunks.expect(batchBytes);
-    batchWriter.write(chunks);
     chunks.flush();
     batches++;
     rows += root.getRowCount();
+  }
+
+  /**
+   * Writes one compressed batch through Arrow's serializer ({@link RecordBatchWriter} writes
+   * uncompressed bodies only, and the compressed buffers must exist before the metadata that lists
+   * their lengths).
+   */
+  private void writeCompressed(VectorSchemaRoot root) {
+    try (ArrowRecordBatch batch = unload(root)) {
+      long batchBytes = messageEstimate(batch);
+      if (!schemaWritten && dictionaryIds.isEmpty()) {
+        chunks.expect(schemaMessage().length + batchBytes);
+      }
+      writeSchemaOnce();
+      writeDictionariesOnce();
+      chunks.expect(batchBytes);
+      // Messages so far are whole multiples of 8 bytes: a channel counting from 0 pads alike.
+      MessageSerializer.serialize(new WriteChannel(chunks), batch, IpcOption.DEFAULT);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
+    }
   }
 
   /**
@@ -326,7 +384,7 @@ public final class ArrowChunkEncoder {
           new VectorSchemaRoot(List.of(vector.getField()), List.of(vector), vector.getValueCount());
       // Closing the dictionary batch releases the record batch it wraps.
       try (ArrowDictionaryBatch batch =
-          new ArrowDictionaryBatch(id, new VectorUnloader(dictionaryRoot).getRecordBatch(), false)) {
+          new ArrowDictionaryBatch(id, unload(dictionaryRoot), false)) {
         chunks.expect(messageEstimate(batch.getDictionary()));
         MessageSerializer.serialize(out, batch, IpcOption.DEFAULT);
       } catch (IOException e) {
@@ -334,6 +392,54 @@ public final class ArrowChunkEncoder {
       }
     }
     dictionariesWritten = true;
+  }
+
+  /** {@code root}'s buffers as a record batch, compressed if compression is on. */
+  private ArrowRecordBatch unload(VectorSchemaRoot root) {
+    ArrowRecordBatch plain = new VectorUnloader(root).getRecordBatch();
+    if (codec == null) {
+      return plain;
+    }
+    try (plain) {
+      return compress(plain, codec, compressionAllocator);
+    }
+  }
+
+  /**
+   * A batch of the compressed copies of {@code plain}'s buffers, from {@code allocator}.
+   *
+   * <p>Why not {@code VectorUnloader} with a codec: it compresses into each vector's own allocator
+   * and, when one buffer fails (an allocator limit reached), leaks the buffers compressed before
+   * it. Here every buffer taken is given back on failure. The caller retains ownership of {@code
+   * plain}; ownership of the returned batch passes to the caller, who must close it.
+   */
+  static ArrowRecordBatch compress(
+      ArrowRecordBatch plain, CompressionCodec codec, BufferAllocator allocator) {
+    List<ArrowBuf> compressed = new ArrayList<>(plain.getBuffers().size());
+    try {
+      for (ArrowBuf buffer : plain.getBuffers()) {
+        // compress() closes the buffer it is given once it succeeds; plain keeps its own reference.
+        buffer.getReferenceManager().retain();
+        try {
+          compressed.add(codec.compress(allocator, buffer));
+        } catch (RuntimeException e) {
+          buffer.close();
+          throw e;
+        }
+      }
+      // retainBuffers=false: the batch takes over the references of the compressed buffers.
+      return new ArrowRecordBatch(
+          plain.getLength(),
+          plain.getNodes(),
+          compressed,
+          CompressionUtil.createBodyCompression(codec),
+          plain.getVariadicBufferCounts(),
+          true,
+          false);
+    } catch (RuntimeException e) {
+      compressed.forEach(ArrowBuf::close);
+      throw e;
+    }
   }
 
   /** True if any of {@code fields}, or of their descendants, is dictionary-encoded. */

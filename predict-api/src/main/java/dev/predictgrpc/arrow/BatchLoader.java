@@ -6,7 +6,6 @@ package dev.predictgrpc.arrow;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import org.apache.arrow.compression.CommonsCompressionFactory;
 import org.apache.arrow.flatbuf.BodyCompression;
 import org.apache.arrow.flatbuf.BodyCompressionMethod;
 import org.apache.arrow.flatbuf.Buffer;
@@ -214,10 +213,10 @@ final class BatchLoader {
           what + " uses an unknown body compression method " + compression.method());
     }
     if (compression.codec() == CompressionType.LZ4_FRAME) {
-      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.LZ4_FRAME);
+      return IpcCompression.LZ4_FRAME.codec();
     }
     if (compression.codec() == CompressionType.ZSTD) {
-      return CommonsCompressionFactory.INSTANCE.createCodec(CompressionUtil.CodecType.ZSTD);
+      return IpcCompression.ZSTD.codec(); // Decoding reads any level.
     }
     throw ArrowChunkException.malformed(
         what + " is compressed with an unknown codec " + compressionName(compression.codec()));
@@ -282,6 +281,9 @@ final class BatchLoader {
     try {
       out = codec.decompress(allocator, slice);
     } catch (RuntimeException e) {
+      // The codec closes its input only once it succeeds: give back the reference taken above,
+      // or the whole message body stays allocated after the call has failed.
+      slice.close();
       if (MemoryLimits.isOutOfMemory(e)) {
         throw e;
       }

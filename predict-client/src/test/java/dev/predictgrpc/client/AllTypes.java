@@ -98,4 +98,25 @@ final class AllTypes {
     structB.setValueCount(rows);
     return new VectorSchemaRoot(all);
   }
+
+  /**
+   * Streams three all-types batches (10 rows, none, 1000) through {@code client}'s echo model and
+   * checks each result equals its input.
+   */
+  static void assertEchoRoundTrip(PredictClient client, BufferAllocator allocator) {
+    List<VectorSchemaRoot> batches =
+        List.of(create(allocator, 10, 0), create(allocator, 0, 1), create(allocator, 1000, 2));
+    try (PredictionStream results = client.predictStream(ModelRef.of("echo"), batches.iterator())) {
+      for (VectorSchemaRoot expected : batches) {
+        if (!results.next() || !results.root().equals(expected)) {
+          throw new AssertionError("an echoed all-types batch differs from what was sent");
+        }
+      }
+      if (results.next()) {
+        throw new AssertionError("more results than batches");
+      }
+    } finally {
+      batches.forEach(VectorSchemaRoot::close);
+    }
+  }
 }

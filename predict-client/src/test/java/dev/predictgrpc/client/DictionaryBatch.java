@@ -65,6 +65,28 @@ final class DictionaryBatch implements AutoCloseable {
     }
   }
 
+  /** Streams this batch twice through {@code client}'s echo model and checks both results. */
+  void assertEchoedTwice(PredictClient client) {
+    try (PredictCall call = client.openStream(ModelRef.of("echo"))) {
+      call.write(root, provider);
+      call.write(root, provider);
+      call.complete();
+      PredictionStream results = call.results();
+      for (int i = 0; i < 2; i++) {
+        if (!results.next()) {
+          throw new AssertionError("result " + i + " is missing");
+        }
+        List<String> decoded = decode(results.root(), results.dictionaries());
+        if (!decoded.equals(java.util.Arrays.asList("red", null, "green", "red"))) {
+          throw new AssertionError("result " + i + " decodes to " + decoded);
+        }
+      }
+      if (results.next()) {
+        throw new AssertionError("more results than batches");
+      }
+    }
+  }
+
   @Override
   public void close() {
     root.close();

@@ -127,6 +127,15 @@ class NodeClientInteropTest {
     assertThat(echo.get("rows").asLong()).isEqualTo(totalRows);
     assertThat(echo.get("checksum").asDouble()).isEqualTo(expectedValueSum);
 
+    // Compressed output asked for in the header, LZ4 input from apache-arrow's writer: the Node
+    // client checked that each output batch declares the codec and that the values are the same.
+    for (String codec : List.of("LZ4_FRAME", "ZSTD")) {
+      JsonNode compressed = summary.get("compressed").get(codec);
+      assertThat(compressed.get("rows").asLong()).as(codec).isEqualTo(totalRows);
+      assertThat(compressed.get("checksum").asDouble()).as(codec).isEqualTo(expectedValueSum);
+      assertThat(compressed.get("declared").toString()).isEqualTo("[\"" + codec + "\"]");
+    }
+
     // No input: no batch; the declared output schema, or no fields when the model declares none.
     assertThat(summary.get("emptyStream").toString())
         .contains("\"undeclared\":{\"version\":\"9\",\"fields\":[]")

@@ -221,31 +221,10 @@ class PredictClientTest {
   @Test
   void predictStream_dictionaryEncodedAndAllTypes_roundTrip() throws Exception {
     PredictClient client = start(new TestModels.EchoModel()).client;
-    try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator());
-        PredictCall call = client.openStream(ModelRef.of("echo"))) {
-      call.write(dict.root, dict.provider);
-      call.write(dict.root, dict.provider);
-      call.complete();
-      PredictionStream results = call.results();
-      for (int i = 0; i < 2; i++) {
-        assertThat(results.next()).isTrue();
-        assertThat(dict.decode(results.root(), results.dictionaries()))
-            .containsExactly("red", null, "green", "red");
-      }
-      assertThat(results.next()).isFalse();
+    try (DictionaryBatch dict = DictionaryBatch.create(arrow.allocator())) {
+      dict.assertEchoedTwice(client);
     }
-    List<VectorSchemaRoot> batches =
-        List.of(AllTypes.create(arrow.allocator(), 10, 0), AllTypes.create(arrow.allocator(), 0, 1),
-            AllTypes.create(arrow.allocator(), 1000, 2));
-    try (PredictionStream results = client.predictStream(ModelRef.of("echo"), batches.iterator())) {
-      for (VectorSchemaRoot expected : batches) {
-        assertThat(results.next()).isTrue();
-        assertThat(results.root().equals(expected)).isTrue();
-      }
-      assertThat(results.next()).isFalse();
-    } finally {
-      batches.forEach(VectorSchemaRoot::close);
-    }
+    AllTypes.assertEchoRoundTrip(client, arrow.allocator());
   }
 
   @Test

@@ -51,7 +51,8 @@ public final class Bench {
       "usage: bench [--rows N] [--repeats R] [--quick] [--rest-rows N] [--batch-rows N]\n"
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
-          + "             [--sections stream,unary,memory]\n"
+          + "             [--sections stream,unary,memory,link]\n"
+          + "             [--link-mb MB] [--link-rates 1gbit,100mbit]  (link section, as root)\n"
           + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,oip,\n"
           + "                           grpc-unshaded]\n"
           + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
@@ -144,6 +145,9 @@ public final class Bench {
     }
     if (options.sections().contains("memory")) {
       memory();
+    }
+    if (options.sections().contains("link")) {
+      new LinkBench(options, childFlags, out, progress).run();
     }
     printTargets();
     out.printf(

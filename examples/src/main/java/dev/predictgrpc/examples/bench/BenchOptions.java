@@ -25,6 +25,8 @@ record BenchOptions(
     List<String> childFlags,
     int chunkBytes,
     int flowWindow,
+    long linkMegabytes,
+    List<String> linkRates,
     boolean quick) {
 
   /** Parses the command line; null means {@code --help}. */
@@ -48,6 +50,8 @@ record BenchOptions(
     List<String> childFlags = new ArrayList<>();
     int chunkBytes = 0;
     int flowWindow = 0;
+    long linkMegabytes = quick ? 64 : 1024;
+    List<String> linkRates = List.of("1gbit", "100mbit");
     for (int i = 0; i < args.length; i++) {
       String arg = args[i];
       switch (arg) {
@@ -97,9 +101,9 @@ record BenchOptions(
         case "--sections":
           sections = new LinkedHashSet<>(List.of(value(args, ++i).split(",")));
           for (String section : sections) {
-            if (!List.of("stream", "unary", "memory").contains(section)) {
+            if (!List.of("stream", "unary", "memory", "link").contains(section)) {
               throw new IllegalArgumentException(
-                  "--sections: " + section + " (expected: stream, unary, memory)");
+                  "--sections: " + section + " (expected: stream, unary, memory, link)");
             }
           }
           break;
@@ -117,6 +121,18 @@ record BenchOptions(
           break;
         case "--flow-window":
           flowWindow = (int) Math.min(Integer.MAX_VALUE, positiveLong(arg, value(args, ++i)));
+          break;
+        case "--link-mb":
+          linkMegabytes = positiveLong(arg, value(args, ++i));
+          break;
+        case "--link-rates":
+          linkRates = List.of(value(args, ++i).split(","));
+          for (String rate : linkRates) {
+            if (!rate.matches("[0-9]+(kbit|mbit|gbit)")) {
+              throw new IllegalArgumentException(
+                  "--link-rates: " + rate + " (expected: tc rates such as 100mbit, 1gbit)");
+            }
+          }
           break;
         case "--child-flags":
           childFlags.addAll(List.of(value(args, ++i).trim().split("\\s+")));
@@ -144,6 +160,8 @@ record BenchOptions(
         List.copyOf(childFlags),
         chunkBytes,
         flowWindow,
+        linkMegabytes,
+        linkRates,
         quick);
   }
 

@@ -118,7 +118,18 @@ final class ChildJvm implements AutoCloseable {
   /** Starts {@code java <flags> -cp <this JVM's class path> <main> <args>}. */
   static ChildJvm start(String name, List<String> flags, Class<?> main, List<String> args)
       throws IOException {
-    List<String> command = new ArrayList<>();
+    return start(name, List.of(), flags, main, args);
+  }
+
+  /**
+   * As {@link #start(String, List, Class, List)}, run through {@code launcher} (such as {@code ip
+   * netns exec NS}), which must exec the command it is given so that stdin and stdout stay the
+   * child's.
+   */
+  static ChildJvm start(
+      String name, List<String> launcher, List<String> flags, Class<?> main, List<String> args)
+      throws IOException {
+    List<String> command = new ArrayList<>(launcher);
     command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
     command.addAll(flags);
     command.add("-cp");

@@ -102,7 +102,7 @@ public final class StreamingCall {
     this.settings = settings;
     this.header = header;
     this.source = source;
-    this.upload = new Upload(settings);
+    this.upload = new Upload(settings, allocator);
     this.decoder = newDecoder();
   }
 

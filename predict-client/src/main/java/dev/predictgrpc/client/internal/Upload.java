@@ -6,6 +6,8 @@ package dev.predictgrpc.client.internal;
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.arrow.ChunkPool;
+import dev.predictgrpc.arrow.IpcCompression;
+import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
 import org.jspecify.annotations.Nullable;
@@ -37,6 +39,8 @@ final class Upload {
   private static final int MAX_IDLE_CHUNK_ARRAYS = 256;
 
   private final StreamSettings settings;
+  /** The call's allocator: holds the compressed copies of a batch while it is encoded. */
+  private final BufferAllocator allocator;
   private final ReplayBuffer replay;
   /** Recycles this stream's chunk arrays; see {@link ReplayBuffer} for when they come back. */
   private final ChunkPool chunkArrays;
@@ -46,8 +50,9 @@ final class Upload {
   private long batchesSent;
   private boolean inputComplete;
 
-  Upload(StreamSettings settings) {
+  Upload(StreamSettings settings, BufferAllocator allocator) {
     this.settings = settings;
+    this.allocator = allocator;
     this.replay = new ReplayBuffer(settings);
     this.chunkArrays = ChunkPool.create(settings.maxChunkBytes(), idleChunkArrays(settings));
   }
@@ -68,6 +73,9 @@ final class Upload {
       encoder =
           ArrowChunkEncoder.create(
               batch.getSchema(), dictionaries, settings.maxChunkBytes(), chunkArrays, this::emit);
+      if (settings.inputCompression() != IpcCompression.NONE) {
+        encoder.compression(settings.inputCompression(), allocator);
+      }
       replay.collectStart();
       encoder.writeStart();
     }

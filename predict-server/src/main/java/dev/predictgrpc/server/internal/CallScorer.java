@@ -6,6 +6,7 @@ package dev.predictgrpc.server.internal;
 import dev.predictgrpc.arrow.ArrowChunkEncoder;
 import dev.predictgrpc.arrow.ChunkPool;
 import dev.predictgrpc.arrow.ChunkSink;
+import dev.predictgrpc.arrow.IpcCompression;
 import dev.predictgrpc.arrow.PooledChunkSink;
 import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.server.ModelService;
@@ -44,6 +45,7 @@ final class CallScorer {
   private final PooledChunkSink sink;
   private final @Nullable OutputSink direct;
   private @Nullable ArrowChunkEncoder encoder;
+  private IpcCompression outputCompression = IpcCompression.NONE;
   private long batches;
 
   /** A scorer whose output chunks are fresh arrays that {@code sink} may keep. */
@@ -164,6 +166,14 @@ final class CallScorer {
     encoder.end();
   }
 
+  /**
+   * Compresses the output's batch bodies with {@code compression} (default none); called before
+   * the first batch. The compressed copies come from the call's allocator, within its limits.
+   */
+  void compressOutput(IpcCompression compression) {
+    this.outputCompression = compression;
+  }
+
   long batchesScored() {
     return batches;
   }
@@ -205,11 +215,15 @@ final class CallScorer {
 
   private ArrowChunkEncoder newEncoder(
       Schema schema, @Nullable DictionaryProvider dictionaries) {
-    if (pool == null) {
-      return ArrowChunkEncoder.create(
-          schema, dictionaries, maxChunkBytes, (chunk) -> sink.accept(chunk, () -> {}));
+    ArrowChunkEncoder created =
+        pool == null
+            ? ArrowChunkEncoder.create(
+                schema, dictionaries, maxChunkBytes, (chunk) -> sink.accept(chunk, () -> {}))
+            : ArrowChunkEncoder.create(schema, dictionaries, maxChunkBytes, pool, sink);
+    if (outputCompression != IpcCompression.NONE) {
+      created.compression(outputCompression, context.allocator());
     }
-    return ArrowChunkEncoder.create(schema, dictionaries, maxChunkBytes, pool, sink);
+    return created;
   }
 
   private static boolean sameTypes(Schema want, Schema got) {

@@ -10,6 +10,7 @@ import dev.predictgrpc.api.v1.PredictStreamResponse;
 import dev.predictgrpc.api.v1.StreamHeader;
 import dev.predictgrpc.api.v1.StreamResponseHeader;
 import dev.predictgrpc.arrow.ArrowChunkDecoder;
+import dev.predictgrpc.arrow.IpcCompression;
 import dev.predictgrpc.common.PredictException;
 import dev.predictgrpc.common.internal.ReceivedBytes;
 import dev.predictgrpc.server.ModelService;
@@ -220,6 +221,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
   }
 
   private void open(StreamHeader header) {
+    IpcCompression outputCompression = outputCompression(header);
     ModelSpec spec = header.getModel();
     served = service.catalog.acquire(spec.getName(), spec.getVersion());
     ModelService model = served.model;
@@ -236,6 +238,7 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
             limits.maxChunkBytes(),
             service.responseChunks,
             this::sendChunk);
+    scorer.compressOutput(outputCompression);
     decoder = service.newDecoder(allocator, scorer);
     responses.onNext(
         PredictStreamResponse.newBuilder()
@@ -244,6 +247,23 @@ final class StreamCall implements StreamObserver<PredictStreamRequest> {
                     .setModel(
                         ModelSpec.newBuilder().setName(model.name()).setVersion(model.version())))
             .build());
+  }
+
+  /** The output compression the header asks for; an unknown value is the client's error. */
+  private static IpcCompression outputCompression(StreamHeader header) {
+    switch (header.getOutputCompression()) {
+      case BODY_COMPRESSION_CODEC_UNSPECIFIED:
+        return IpcCompression.NONE;
+      case BODY_COMPRESSION_CODEC_LZ4_FRAME:
+        return IpcCompression.LZ4_FRAME;
+      case BODY_COMPRESSION_CODEC_ZSTD:
+        return IpcCompression.ZSTD;
+      default:
+        throw invalid(
+            "StreamHeader.output_compression has a value this server does not know ("
+                + header.getOutputCompressionValue()
+                + "); use BODY_COMPRESSION_CODEC_UNSPECIFIED, _LZ4_FRAME or _ZSTD");
+    }
   }
 
   /** Sends a chunk whose array is lent: it goes back to the pool once gRPC has written it. */
