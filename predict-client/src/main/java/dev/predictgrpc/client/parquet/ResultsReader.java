@@ -1,0 +1,105 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.client.parquet;
+
+import dev.predictgrpc.client.PredictionStream;
+import java.io.IOException;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorLoader;
+import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
+import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * A prediction stream seen as an {@link ArrowReader}, so that Arrow Dataset's writer pulls result
+ * batches one at a time as they arrive: nothing is collected. The writer pulls on a thread of its
+ * own (one at a time), so a failure of the stream is kept here and rethrown by the caller with its
+ * type and status intact rather than as the writer's flattened message.
+ *
+ * <p>The stream is borrowed; each result batch is moved (not copied) into this reader's root,
+ * because the stream's root object can change when the stream resumes on another replica.
+ */
+final class ResultsReader extends ArrowReader {
+  private final PredictionStream results;
+  private final @Nullable Schema fallbackSchema;
+  private boolean peeked;
+  private long rows;
+  private volatile @Nullable RuntimeException failure;
+
+  ResultsReader(PredictionStream results, BufferAllocator allocator, @Nullable Schema fallbackSchema) {
+    super(allocator);
+    this.results = results;
+    this.fallbackSchema = fallbackSchema;
+  }
+
+  @Override
+  protected Schema readSchema() {
+    // The output schema is that of the first result: wait for it (the writer asks at once).
+    peeked = advance();
+    if (peeked) {
+      return results.root().getSchema();
+    }
+    if (fallbackSchema == null) {
+      throw new IllegalStateException("the model answered no batch, so there is no schema to write");
+    }
+    return fallbackSchema;
+  }
+
+  @Override
+  public boolean loadNextBatch() throws IOException {
+    ensureInitialized();
+    boolean has = peeked || advance();
+    peeked = false;
+    if (!has) {
+      return false;
+    }
+    try (ArrowRecordBatch batch = new VectorUnloader(results.root()).getRecordBatch()) {
+      new VectorLoader(getVectorSchemaRoot()).load(batch);
+    }
+    rows += getVectorSchemaRoot().getRowCount();
+    return true;
+  }
+
+  private boolean advance() {
+    try {
+      return results.next();
+    } catch (RuntimeException e) {
+      failure = e;
+      throw e;
+    }
+  }
+
+  /** The stream's failure, if reading it failed. */
+  @Nullable RuntimeException failure() {
+    return failure;
+  }
+
+  /** Rows handed to the writer so far. */
+  long rows() {
+    return rows;
+  }
+
+  @Override
+  public long bytesRead() {
+    return 0;
+  }
+
+  @Override
+  protected void closeReadSource() {
+    // The stream is borrowed.
+  }
+
+  @Override
+  protected void loadRecordBatch(ArrowRecordBatch batch) {
+    throw new UnsupportedOperationException();
+  }
+
+  @Override
+  protected void loadDictionary(ArrowDictionaryBatch dictionaryBatch) {
+    throw new UnsupportedOperationException();
+  }
+}
