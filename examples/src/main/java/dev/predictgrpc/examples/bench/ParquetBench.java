@@ -13,17 +13,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Locale;
+import java.util.stream.Stream;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.memory.RootAllocator;
 import org.apache.arrow.vector.Float4Vector;
-import org.apache.arrow.vector.VectorLoader;
-import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
-import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
-import org.apache.arrow.vector.types.pojo.Schema;
 
 /**
  * The {@code bench-parquet} command: scores generated Parquet files of 16 float32 columns (100 MB
@@ -108,9 +106,11 @@ public final class ParquetBench {
     Path output = dir.resolve("predictgrpc-bench-" + mb + "mb-scores.parquet");
     try {
       try (BufferAllocator allocator = new RootAllocator();
-          BenchTable table = new BenchTable(allocator, batchRows);
-          ArrowReader source = new Repeat(table, batches, allocator)) {
-        ParquetFiles.write(source, input, allocator);
+          BenchTable table = new BenchTable(allocator, batchRows)) {
+        // The table's one batch, again and again: a file of any size from one batch.
+        Iterator<VectorSchemaRoot> repeated =
+            Stream.generate(table::batch).limit(batches).iterator();
+        ParquetFiles.write(repeated, BenchTable.INPUT_SCHEMA, input, allocator);
       }
       long fileBytes = Files.size(input);
       // The client in a fresh JVM, so its peak RSS is the client's own, for this file alone.
@@ -200,54 +200,6 @@ public final class ParquetBench {
   private static void check(boolean ok, String message) {
     if (!ok) {
       throw new IllegalStateException("bench-parquet: " + message);
-    }
-  }
-
-  /** The bench table's one batch, {@code batches} times: a table of any size from one batch. */
-  private static final class Repeat extends ArrowReader {
-    private final BenchTable table;
-    private final long batches;
-    private long produced;
-
-    Repeat(BenchTable table, long batches, BufferAllocator allocator) {
-      super(allocator);
-      this.table = table;
-      this.batches = batches;
-    }
-
-    @Override
-    public boolean loadNextBatch() throws IOException {
-      if (produced == batches) {
-        return false;
-      }
-      produced++;
-      try (ArrowRecordBatch batch = new VectorUnloader(table.batch()).getRecordBatch()) {
-        new VectorLoader(getVectorSchemaRoot()).load(batch);
-      }
-      return true;
-    }
-
-    @Override
-    public long bytesRead() {
-      return 0;
-    }
-
-    @Override
-    protected void closeReadSource() {}
-
-    @Override
-    protected Schema readSchema() {
-      return BenchTable.INPUT_SCHEMA;
-    }
-
-    @Override
-    protected void loadRecordBatch(ArrowRecordBatch batch) {
-      throw new UnsupportedOperationException();
-    }
-
-    @Override
-    protected void loadDictionary(ArrowDictionaryBatch dictionaryBatch) {
-      throw new UnsupportedOperationException();
     }
   }
 }

@@ -14,12 +14,14 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.util.Iterator;
 import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.arrow.dataset.file.DatasetFileWriter;
 import org.apache.arrow.dataset.file.FileFormat;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.jspecify.annotations.Nullable;
@@ -105,6 +107,39 @@ public final class ParquetFiles {
       Files.move(written.get(0), file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       deleteRecursively(dir);
+    }
+  }
+
+  /**
+   * Writes the batches of {@code batches}, all of schema {@code schema}, to one Parquet file as
+   * the iterator yields them (see {@link #write(ArrowReader, Path, BufferAllocator)}).
+   *
+   * <p>Each batch is borrowed until the iterator advances (it may be the same root, refilled);
+   * they are never closed here.
+   *
+   * @throws IOException if the file cannot be written, or there is no batch
+   */
+  public static void write(
+      Iterator<? extends VectorSchemaRoot> batches, Schema schema, Path file, BufferAllocator allocator)
+      throws IOException {
+    requireNonNull(batches, "batches");
+    requireNonNull(schema, "schema");
+    try (MovingReader reader =
+        new MovingReader(allocator) {
+          @Override
+          @Nullable VectorSchemaRoot nextSource() {
+            return batches.hasNext() ? batches.next() : null;
+          }
+
+          @Override
+          protected void closeReadSource() {}
+
+          @Override
+          protected Schema readSchema() {
+            return schema;
+          }
+        }) {
+      write(reader, file, allocator);
     }
   }
 

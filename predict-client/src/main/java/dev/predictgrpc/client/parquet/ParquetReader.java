@@ -12,19 +12,16 @@ import org.apache.arrow.dataset.scanner.Scanner;
 import org.apache.arrow.dataset.source.Dataset;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.util.AutoCloseables;
-import org.apache.arrow.vector.VectorLoader;
-import org.apache.arrow.vector.VectorUnloader;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
-import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.types.pojo.Schema;
+import org.jspecify.annotations.Nullable;
 
 /**
  * An {@link ArrowReader} over Arrow Dataset's Parquet scanner that also owns the dataset and its
- * factory, so closing the reader releases every native object. Each batch is moved, not copied,
- * from the scanner's root into this reader's root. Not thread-safe.
+ * factory, so closing the reader releases every native object. Not thread-safe.
  */
-final class ParquetReader extends ArrowReader {
+final class ParquetReader extends MovingReader {
   private final FileSystemDatasetFactory factory;
   private final Dataset dataset;
   private final Scanner scanner;
@@ -50,19 +47,8 @@ final class ParquetReader extends ArrowReader {
   }
 
   @Override
-  public boolean loadNextBatch() throws IOException {
-    if (!batches.loadNextBatch()) {
-      return false;
-    }
-    try (ArrowRecordBatch batch = new VectorUnloader(batches.getVectorSchemaRoot()).getRecordBatch()) {
-      new VectorLoader(getVectorSchemaRoot()).load(batch);
-    }
-    return true;
-  }
-
-  @Override
-  public long bytesRead() {
-    return 0;
+  @Nullable VectorSchemaRoot nextSource() throws IOException {
+    return batches.loadNextBatch() ? batches.getVectorSchemaRoot() : null;
   }
 
   @Override
@@ -79,16 +65,6 @@ final class ParquetReader extends ArrowReader {
   @Override
   protected Schema readSchema() {
     return scanner.schema();
-  }
-
-  @Override
-  protected void loadRecordBatch(ArrowRecordBatch batch) {
-    throw new UnsupportedOperationException();
-  }
-
-  @Override
-  protected void loadDictionary(ArrowDictionaryBatch dictionaryBatch) {
-    throw new UnsupportedOperationException();
   }
 
   private static void closeQuietly(Exception failure, AutoCloseable... resources) {

@@ -4,26 +4,21 @@
 package dev.predictgrpc.client.parquet;
 
 import dev.predictgrpc.client.PredictionStream;
-import java.io.IOException;
 import org.apache.arrow.memory.BufferAllocator;
-import org.apache.arrow.vector.VectorLoader;
-import org.apache.arrow.vector.VectorUnloader;
-import org.apache.arrow.vector.ipc.ArrowReader;
-import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
-import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.jspecify.annotations.Nullable;
 
 /**
- * A prediction stream seen as an {@link ArrowReader}, so that Arrow Dataset's writer pulls result
+ * A prediction stream seen as an {@link org.apache.arrow.vector.ipc.ArrowReader}, so that Arrow Dataset's writer pulls result
  * batches one at a time as they arrive: nothing is collected. The writer pulls on a thread of its
  * own (one at a time), so a failure of the stream is kept here and rethrown by the caller with its
  * type and status intact rather than as the writer's flattened message.
  *
- * <p>The stream is borrowed; each result batch is moved (not copied) into this reader's root,
- * because the stream's root object can change when the stream resumes on another replica.
+ * <p>The stream is borrowed. Moving each result batch matters here: the stream's root object can
+ * change when the stream resumes on another replica.
  */
-final class ResultsReader extends ArrowReader {
+final class ResultsReader extends MovingReader {
   private final PredictionStream results;
   private final @Nullable Schema fallbackSchema;
   private boolean peeked;
@@ -50,18 +45,14 @@ final class ResultsReader extends ArrowReader {
   }
 
   @Override
-  public boolean loadNextBatch() throws IOException {
-    ensureInitialized();
+  @Nullable VectorSchemaRoot nextSource() {
     boolean has = peeked || advance();
     peeked = false;
     if (!has) {
-      return false;
+      return null;
     }
-    try (ArrowRecordBatch batch = new VectorUnloader(results.root()).getRecordBatch()) {
-      new VectorLoader(getVectorSchemaRoot()).load(batch);
-    }
-    rows += getVectorSchemaRoot().getRowCount();
-    return true;
+    rows += results.root().getRowCount();
+    return results.root();
   }
 
   private boolean advance() {
@@ -84,22 +75,7 @@ final class ResultsReader extends ArrowReader {
   }
 
   @Override
-  public long bytesRead() {
-    return 0;
-  }
-
-  @Override
   protected void closeReadSource() {
     // The stream is borrowed.
-  }
-
-  @Override
-  protected void loadRecordBatch(ArrowRecordBatch batch) {
-    throw new UnsupportedOperationException();
-  }
-
-  @Override
-  protected void loadDictionary(ArrowDictionaryBatch dictionaryBatch) {
-    throw new UnsupportedOperationException();
   }
 }
