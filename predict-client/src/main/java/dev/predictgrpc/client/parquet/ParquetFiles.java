@@ -16,6 +16,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.Iterator;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.arrow.dataset.file.DatasetFileWriter;
@@ -91,12 +92,23 @@ public final class ParquetFiles {
    */
   public static void write(ArrowReader batches, Path file, BufferAllocator allocator)
       throws IOException {
+    write(batches, file, allocator, null);
+  }
+
+  /** Writes; if {@code results} failed, throws its failure instead of placing the file. */
+  private static void write(
+      ArrowReader batches, Path file, BufferAllocator allocator, @Nullable ResultsReader results)
+      throws IOException {
     requireNonNull(batches, "batches");
     requireNonNull(allocator, "allocator");
     Path dir = Files.createTempDirectory(parentOf(file), "." + file.getFileName() + ".");
     try {
       DatasetFileWriter.write(
           allocator, batches, FileFormat.PARQUET, uri(dir), new String[0], 1, "part-{i}.parquet");
+      RuntimeException failure = results == null ? null : results.failure();
+      if (failure != null) {
+        throw failure;
+      }
       List<Path> written;
       try (Stream<Path> files = Files.list(dir)) {
         written = files.collect(Collectors.toList());
@@ -158,19 +170,32 @@ public final class ParquetFiles {
       PredictionStream results, Path file, BufferAllocator allocator, @Nullable Schema emptySchema)
       throws IOException {
     requireNonNull(results, "results");
-    try (ResultsReader reader = new ResultsReader(results, allocator, emptySchema)) {
-      try {
-        write(reader, file, allocator);
-      } catch (RuntimeException | IOException e) {
-        RuntimeException streamFailure = reader.failure();
-        if (streamFailure != null) {
-          streamFailure.addSuppressed(e);
-          throw streamFailure;
-        }
-        throw e;
-      }
+    // A child allocator, so that memory Arrow C++ failed to give back shows here, at once.
+    BufferAllocator own = allocator.newChildAllocator("parquet-write", 0, Long.MAX_VALUE);
+    try (ResultsReader reader = new ResultsReader(results, own, emptySchema)) {
+      write(reader, file, own, reader);
       return reader.rows();
+    } finally {
+      closeAfterNativeRelease(own);
     }
+  }
+
+  /**
+   * Closes an allocator whose buffers Arrow C++ may still reference: the writer's reading thread
+   * drops the last batch it exported a moment after the write call has returned (measured: a
+   * batch still held when the allocator was closed at once). Waits for that, at most 5 s; memory
+   * held longer is a leak, which close() reports.
+   */
+  private static void closeAfterNativeRelease(BufferAllocator allocator) {
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
+    try {
+      while (allocator.getAllocatedMemory() != 0 && System.nanoTime() < deadline) {
+        Thread.sleep(2);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    allocator.close();
   }
 
   /**
