@@ -14,9 +14,9 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.arrow.dataset.file.DatasetFileWriter;
@@ -92,19 +92,39 @@ public final class ParquetFiles {
    */
   public static void write(ArrowReader batches, Path file, BufferAllocator allocator)
       throws IOException {
-    write(batches, file, allocator, null);
+    requireNonNull(batches, "batches");
+    try (MovingReader reader =
+        new MovingReader(allocator) {
+          @Override
+          @Nullable VectorSchemaRoot nextSource() throws IOException {
+            return batches.loadNextBatch() ? batches.getVectorSchemaRoot() : null;
+          }
+
+          @Override
+          protected void closeReadSource() {}
+
+          @Override
+          protected Schema readSchema() throws IOException {
+            return batches.getVectorSchemaRoot().getSchema();
+          }
+        }) {
+      write(reader, file, allocator, null);
+    }
   }
 
   /** Writes; if {@code results} failed, throws its failure instead of placing the file. */
   private static void write(
-      ArrowReader batches, Path file, BufferAllocator allocator, @Nullable ResultsReader results)
+      MovingReader batches, Path file, BufferAllocator allocator, @Nullable ResultsReader results)
       throws IOException {
-    requireNonNull(batches, "batches");
     requireNonNull(allocator, "allocator");
     Path dir = Files.createTempDirectory(parentOf(file), "." + file.getFileName() + ".");
     try {
-      DatasetFileWriter.write(
-          allocator, batches, FileFormat.PARQUET, uri(dir), new String[0], 1, "part-{i}.parquet");
+      try {
+        DatasetFileWriter.write(
+            allocator, batches, FileFormat.PARQUET, uri(dir), new String[0], 1, "part-{i}.parquet");
+      } finally {
+        batches.awaitExportReleased(Duration.ofSeconds(5));
+      }
       RuntimeException failure = results == null ? null : results.failure();
       if (failure != null) {
         throw failure;
@@ -170,32 +190,10 @@ public final class ParquetFiles {
       PredictionStream results, Path file, BufferAllocator allocator, @Nullable Schema emptySchema)
       throws IOException {
     requireNonNull(results, "results");
-    // A child allocator, so that memory Arrow C++ failed to give back shows here, at once.
-    BufferAllocator own = allocator.newChildAllocator("parquet-write", 0, Long.MAX_VALUE);
-    try (ResultsReader reader = new ResultsReader(results, own, emptySchema)) {
-      write(reader, file, own, reader);
+    try (ResultsReader reader = new ResultsReader(results, allocator, emptySchema)) {
+      write(reader, file, allocator, reader);
       return reader.rows();
-    } finally {
-      closeAfterNativeRelease(own);
     }
-  }
-
-  /**
-   * Closes an allocator whose buffers Arrow C++ may still reference: the writer's reading thread
-   * drops the last batch it exported a moment after the write call has returned (measured: a
-   * batch still held when the allocator was closed at once). Waits for that, at most 5 s; memory
-   * held longer is a leak, which close() reports.
-   */
-  private static void closeAfterNativeRelease(BufferAllocator allocator) {
-    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
-    try {
-      while (allocator.getAllocatedMemory() != 0 && System.nanoTime() < deadline) {
-        Thread.sleep(2);
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-    }
-    allocator.close();
   }
 
   /**
