@@ -22,7 +22,6 @@ import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.ipc.message.MessageSerializer;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -607,11 +606,12 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
   }
 
-  private void onSchema(Schema messageSchema) {
-    if (!ArrowChunkEncoder.isDictionaryEncoded(messageSchema.getFields())) {
+  private void onSchema(SchemaMessages.Decoded decoded) {
+    Schema messageSchema = decoded.schema();
+    if (!decoded.dictionaryEncoded()) {
       // The common case: vectors straight from the (possibly cached, immutable) message schema.
       root = VectorSchemaRoot.create(messageSchema, allocator);
-      batchShape = BatchShape.of(messageSchema);
+      batchShape = decoded.shape();
       notifySchema();
       return;
     }
@@ -659,8 +659,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
     }
     FieldVector vector = dictionary.getVector();
     BatchShape shape = BatchShape.of(List.of(vector.getField()));
-    try (ArrowRecordBatch data =
-        BatchLoader.toRecordBatch(
+    try (CheckedBatch data =
+        BatchLoader.toCheckedBatch(
             header.data(),
             messageBody,
             messageLength,
@@ -681,8 +681,8 @@ public final class ArrowChunkDecoder implements AutoCloseable {
 
   private void onRecordBatch(RecordBatch header, ArrowBuf messageBody, long messageLength) {
     String what = "record batch " + batches;
-    try (ArrowRecordBatch batch =
-        BatchLoader.toRecordBatch(
+    try (CheckedBatch batch =
+        BatchLoader.toCheckedBatch(
             header, messageBody, messageLength, batchShape, allocator, maxMessageBytes, what)) {
       BatchLoader.load(root, batch, what);
     }

@@ -8,7 +8,6 @@ import static java.util.Objects.requireNonNull;
 import com.google.protobuf.ByteString;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -18,7 +17,6 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.VectorUnloader;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
-import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.ipc.WriteChannel;
 import org.apache.arrow.vector.ipc.message.ArrowDictionaryBatch;
 import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
@@ -82,8 +80,7 @@ public final class ArrowChunkEncoder {
   private final @Nullable DictionaryProvider dictionaries;
   private final Set<Long> dictionaryIds;
   private final ChunkingChannel chunks;
-  private final WriteChannel out;
-  private final IpcOption option = IpcOption.DEFAULT;
+  private final RecordBatchWriter batchWriter = new RecordBatchWriter();
   /** {@link #messageSchema}'s IPC message, once looked up: a lookup hashes the whole schema. */
   private byte @Nullable [] schemaMessage;
   private boolean schemaWritten;
@@ -101,13 +98,13 @@ public final class ArrowChunkEncoder {
     this.schema = schema;
     this.dictionaries = dictionaries;
     this.chunks = new ChunkingChannel(maxChunkBytes, pool, sink);
-    this.out = new WriteChannel(chunks);
     // Checked before toMessageFormat, which would dereference the null provider.
-    if (dictionaries == null && isDictionaryEncoded(schema.getFields())) {
+    boolean dictionaryEncoded = isDictionaryEncoded(schema.getFields());
+    if (dictionaries == null && dictionaryEncoded) {
       throw new IllegalArgumentException(
           "schema has dictionary-encoded fields but no DictionaryProvider was given");
     }
-    if (dictionaries == null || !isDictionaryEncoded(schema.getFields())) {
+    if (!dictionaryEncoded) {
       // Without dictionaries the message schema is the schema itself: no per-stream field copies.
       this.dictionaryIds = Set.of();
       this.messageSchema = schema;
@@ -225,19 +222,16 @@ public final class ArrowChunkEncoder {
       throw new IllegalArgumentException(
           "batch schema " + root.getSchema() + " differs from the stream schema " + schema);
     }
-    try (ArrowRecordBatch batch = new VectorUnloader(root).getRecordBatch()) {
-      long batchBytes = messageEstimate(batch);
-      if (!schemaWritten && dictionaryIds.isEmpty()) {
-        // The schema and the first batch share an array: a unary request is then one chunk.
-        chunks.expect(schemaMessage().length + batchBytes);
-      }
-      writeSchemaOnce();
-      writeDictionariesOnce();
-      chunks.expect(batchBytes);
-      MessageSerializer.serialize(out, batch, option);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
+    batchWriter.unload(root);
+    long batchBytes = batchWriter.metadataEstimate() + batchWriter.bodyLength();
+    if (!schemaWritten && dictionaryIds.isEmpty()) {
+      // The schema and the first batch share an array: a unary request is then one chunk.
+      chunks.expect(schemaMessage().length + batchBytes);
     }
+    writeSchemaOnce();
+    writeDictionariesOnce();
+    chunks.expect(batchBytes);
+    batchWriter.write(chunks);
     chunks.flush();
     batches++;
     rows += root.getRowCount();
@@ -253,12 +247,8 @@ public final class ArrowChunkEncoder {
    */
   public void writeStart() {
     checkNotEnded();
-    try {
-      writeSchemaOnce();
-      writeDictionariesOnce();
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    writeSchemaOnce();
+    writeDictionariesOnce();
     chunks.flush();
   }
 
@@ -270,13 +260,9 @@ public final class ArrowChunkEncoder {
     if (ended) {
       return;
     }
-    try {
-      chunks.expect((schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
-      writeSchemaOnce();
-      ArrowStreamWriter.writeEndOfStream(out, option);
-    } catch (IOException e) {
-      throw new UncheckedIOException(e);
-    }
+    chunks.expect((schemaWritten ? 0 : schemaMessage().length) + END_OF_STREAM_BYTES);
+    writeSchemaOnce();
+    IpcFraming.writeEndOfStream(chunks);
     chunks.flush();
     chunks.recycle();
     ended = true;
@@ -306,12 +292,11 @@ public final class ArrowChunkEncoder {
     return message;
   }
 
-  private void writeSchemaOnce() throws IOException {
+  private void writeSchemaOnce() {
     if (!schemaWritten) {
-      byte[] message = schemaMessage();
+      byte[] message = schemaMessage(); // Padded to a multiple of 8, as every message is.
       chunks.expectAtLeast(message.length);
-      // Through the WriteChannel, which counts the bytes: later messages are aligned by that count.
-      out.write(ByteBuffer.wrap(message));
+      chunks.write(message);
       schemaWritten = true;
     }
   }
@@ -324,10 +309,13 @@ public final class ArrowChunkEncoder {
         + batch.computeBodyLength();
   }
 
-  private void writeDictionariesOnce() throws IOException {
+  private void writeDictionariesOnce() {
     if (dictionariesWritten) {
       return;
     }
+    // Messages so far are whole multiples of 8 bytes, so a channel counting from 0 pads these
+    // exactly as one counting from the stream's start would.
+    WriteChannel out = new WriteChannel(chunks);
     for (long id : dictionaryIds) {
       Dictionary dictionary = dictionaries.lookup(id);
       if (dictionary == null) {
@@ -340,7 +328,9 @@ public final class ArrowChunkEncoder {
       try (ArrowDictionaryBatch batch =
           new ArrowDictionaryBatch(id, new VectorUnloader(dictionaryRoot).getRecordBatch(), false)) {
         chunks.expect(messageEstimate(batch.getDictionary()));
-        MessageSerializer.serialize(out, batch, option);
+        MessageSerializer.serialize(out, batch, IpcOption.DEFAULT);
+      } catch (IOException e) {
+        throw new UncheckedIOException(e); // ChunkingChannel does no I/O; only a sink could throw.
       }
     }
     dictionariesWritten = true;
@@ -348,7 +338,10 @@ public final class ArrowChunkEncoder {
 
   /** True if any of {@code fields}, or of their descendants, is dictionary-encoded. */
   static boolean isDictionaryEncoded(List<Field> fields) {
-    for (Field field : fields) {
+    // Indexed, not iterated: Arrow's field lists are unmodifiable wrappers whose iterators are
+    // garbage on every call, and unary calls ask this of every schema they carry.
+    for (int i = 0; i < fields.size(); i++) {
+      Field field = fields.get(i);
       if (field.getDictionary() != null || isDictionaryEncoded(field.getChildren())) {
         return true;
       }

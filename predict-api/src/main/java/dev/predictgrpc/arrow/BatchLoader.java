@@ -4,7 +4,6 @@
 package dev.predictgrpc.arrow;
 
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import org.apache.arrow.compression.CommonsCompressionFactory;
@@ -16,10 +15,12 @@ import org.apache.arrow.flatbuf.FieldNode;
 import org.apache.arrow.flatbuf.RecordBatch;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BaseIntVector;
 import org.apache.arrow.vector.BaseLargeVariableWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthVector;
 import org.apache.arrow.vector.BaseVariableWidthViewVector;
+import org.apache.arrow.vector.BitVector;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.TypeLayout;
 import org.apache.arrow.vector.ValueVector;
@@ -29,9 +30,7 @@ import org.apache.arrow.vector.complex.ListVector;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.compression.CompressionCodec;
 import org.apache.arrow.vector.compression.CompressionUtil;
-import org.apache.arrow.vector.compression.NoCompressionCodec;
 import org.apache.arrow.vector.ipc.message.ArrowFieldNode;
-import org.apache.arrow.vector.ipc.message.ArrowRecordBatch;
 import org.apache.arrow.vector.types.pojo.DictionaryEncoding;
 import org.apache.arrow.vector.util.ValueVectorUtility;
 import org.apache.arrow.vector.validate.ValidateUtil;
@@ -60,16 +59,18 @@ final class BatchLoader {
    */
   static final long IMPLIED_VALIDITY_SLACK_BYTES = 64 << 10;
 
+  private static final long[] NO_VARIADIC_COUNTS = {};
+
   /**
    * Builds a record batch whose buffers are slices of {@code messageBody}, after checking the
    * header against {@code shape} and the body: node and buffer counts, every node's length and
    * null count, every buffer inside the body, and the bitmaps Arrow would allocate for columns
    * that carry none. All of that is checked before anything is sliced or allocated, so a header
-   * that declares huge counts costs its sender, not the server. The batch holds its own
-   * references; the caller still owns {@code messageBody}. Ownership of the returned batch passes
-   * to the caller, who must close it.
+   * that declares huge counts costs its sender, not the server. The batch borrows {@code
+   * messageBody}, which the caller still owns and must keep open until it has closed the batch.
+   * Ownership of the returned batch passes to the caller, who must close it.
    */
-  static ArrowRecordBatch toRecordBatch(
+  static CheckedBatch toCheckedBatch(
       RecordBatch header,
       ArrowBuf messageBody,
       long bodyLength,
@@ -101,7 +102,8 @@ final class BatchLoader {
               + shape.viewNodes()
               + " view columns");
     }
-    long[] variadicCounts = new long[shape.viewNodes()];
+    long[] variadicCounts =
+        shape.viewNodes() == 0 ? NO_VARIADIC_COUNTS : new long[shape.viewNodes()];
     long expectedBuffers = shape.fixedBuffers();
     for (int i = 0; i < variadicCounts.length; i++) {
       long count = header.variadicBufferCounts(i);
@@ -121,7 +123,7 @@ final class BatchLoader {
               + " buffers but its schema needs "
               + expectedBuffers);
     }
-    List<ArrowFieldNode> nodes = new ArrayList<>(shape.nodes());
+    ArrowFieldNode[] nodes = new ArrowFieldNode[shape.nodes()];
     FieldNode node = new FieldNode();
     Buffer buffer = new Buffer();
     long impliedValidityBytes = 0;
@@ -150,7 +152,7 @@ final class BatchLoader {
       if (shape.isView(i)) {
         bufferIndex += (int) variadicCounts[viewIndex++];
       }
-      nodes.add(new ArrowFieldNode(length, nullCount));
+      nodes[i] = new ArrowFieldNode(length, nullCount);
     }
     // A compressed body may legitimately stand for more bytes than it carries, up to what its
     // buffers declare (itself bounded by maxUncompressedBytes, checked below before decompressing).
@@ -167,46 +169,40 @@ final class BatchLoader {
               + effectiveBody
               + " bytes");
     }
-    List<ArrowBuf> buffers = new ArrayList<>(header.buffersLength());
-    List<ArrowBuf> decompressed = new ArrayList<>(codec == null ? 0 : header.buffersLength());
+    ArrowBuf[] buffers = new ArrowBuf[header.buffersLength()];
+    List<ArrowBuf> decompressed = codec == null ? List.of() : new ArrayList<>(buffers.length);
+    boolean built = false;
     try {
-      for (int i = 0; i < header.buffersLength(); i++) {
-      header.buffers(buffer, i);
-      long offset = buffer.offset();
-      long length = buffer.length();
-      if (offset < 0 || length < 0 || offset > bodyLength || length > bodyLength - offset) {
-        throw ArrowChunkException.malformed(
-            what
-                + ": buffer "
-                + i
-                + " spans "
-                + length
-                + " bytes from offset "
-                + offset
-                + " but the message body has "
-                + bodyLength
-                + " bytes");
-      }
+      for (int i = 0; i < buffers.length; i++) {
+        header.buffers(buffer, i);
+        long offset = buffer.offset();
+        long length = buffer.length();
+        if (offset < 0 || length < 0 || offset > bodyLength || length > bodyLength - offset) {
+          throw ArrowChunkException.malformed(
+              what
+                  + ": buffer "
+                  + i
+                  + " spans "
+                  + length
+                  + " bytes from offset "
+                  + offset
+                  + " but the message body has "
+                  + bodyLength
+                  + " bytes");
+        }
         ArrowBuf slice = messageBody.slice(offset, length);
-        buffers.add(
-            codec == null ? slice : decompress(codec, slice, allocator, decompressed, what, i));
+        buffers[i] =
+            codec == null ? slice : decompress(codec, slice, allocator, decompressed, what, i);
       }
-      List<Long> variadic = new ArrayList<>(variadicCounts.length);
-      for (long count : variadicCounts) {
-        variadic.add(count);
-      }
-      // retainBuffers=true: the batch takes its own reference on each buffer.
-      return new ArrowRecordBatch(
-          (int) rows,
-          nodes,
-          buffers,
-          NoCompressionCodec.DEFAULT_BODY_COMPRESSION,
-          variadic,
-          true,
-          true);
+      // The batch takes over the decompressed buffers; the slices borrow the caller's body.
+      CheckedBatch batch =
+          new CheckedBatch((int) rows, nodes, buffers, variadicCounts, decompressed);
+      built = true;
+      return batch;
     } finally {
-      // The batch holds what it needs; the decompressed buffers' own references end here.
-      decompressed.forEach(ArrowBuf::close);
+      if (!built) {
+        decompressed.forEach(ArrowBuf::close);
+      }
     }
   }
 
@@ -308,38 +304,73 @@ final class BatchLoader {
    * vectors are big enough that setting the row count never reallocates. Validation also catches
    * buffers too small for the declared counts before a model reads past them.
    */
-  static void load(VectorSchemaRoot target, ArrowRecordBatch batch, String what) {
-    Iterator<ArrowFieldNode> nodes = batch.getNodes().iterator();
-    Iterator<ArrowBuf> buffers = batch.getBuffers().iterator();
-    Iterator<Long> variadicCounts = batch.getVariadicBufferCounts().iterator();
-    for (FieldVector vector : target.getFieldVectors()) {
-      loadField(vector, nodes, buffers, variadicCounts, what);
+  static void load(VectorSchemaRoot target, CheckedBatch batch, String what) {
+    List<FieldVector> vectors = target.getFieldVectors();
+    for (int i = 0; i < vectors.size(); i++) {
+      loadField(vectors.get(i), batch, what);
     }
-    if (buffers.hasNext() || variadicCounts.hasNext()) {
+    if (batch.hasUnread()) {
       throw ArrowChunkException.malformed(what + " has more buffers than its schema uses");
     }
-    for (FieldVector vector : target.getFieldVectors()) {
-      if (vector.getValueCount() != batch.getLength()) {
+    for (int i = 0; i < vectors.size(); i++) {
+      FieldVector vector = vectors.get(i);
+      if (vector.getValueCount() != batch.length()) {
         throw ArrowChunkException.malformed(
             what
                 + " has "
-                + batch.getLength()
+                + batch.length()
                 + " rows but its column "
                 + vector.getName()
                 + " has "
                 + vector.getValueCount());
       }
-      try {
-        // The buffer checks only: the types were checked once, with the schema (checkTypes).
-        vector.accept(new ValidateVectorBufferVisitor(), null);
-      } catch (ValidateUtil.ValidateException e) {
-        // Arrow's validation messages describe the data, not our internals, so pass them on.
-        throw ArrowChunkException.malformed(
-            what + ": column " + vector.getName() + " is invalid: " + e.getMessage());
-      }
+      checkBuffers(vector, what);
       checkOffsets(vector, what);
     }
-    target.setRowCount(batch.getLength());
+    target.setRowCount(batch.length());
+  }
+
+  /**
+   * Checks that {@code vector}'s buffers hold its values. The types were checked once, with the
+   * schema (see {@link #checkTypes}).
+   */
+  private static void checkBuffers(FieldVector vector, String what) {
+    if (vector instanceof BaseFixedWidthVector) {
+      checkFixedWidthBuffers((BaseFixedWidthVector) vector, what);
+      return;
+    }
+    try {
+      vector.accept(new ValidateVectorBufferVisitor(), null);
+    } catch (ValidateUtil.ValidateException e) {
+      // Arrow's validation messages describe the data, not our internals, so pass them on.
+      throw ArrowChunkException.malformed(
+          what + ": column " + vector.getName() + " is invalid: " + e.getMessage());
+    }
+  }
+
+  /**
+   * What {@link ValidateVectorBufferVisitor} checks of a fixed-width vector, without its per-call
+   * garbage: it looks up the type's layout and copies the buffer list twice per column, a tenth of
+   * decoding a one-row request. The buffer count needs no check here: {@code loadFieldBuffers}
+   * takes exactly two buffers or throws.
+   */
+  private static void checkFixedWidthBuffers(BaseFixedWidthVector vector, String what) {
+    long valueCount = vector.getValueCount();
+    long bitWidth = vector instanceof BitVector ? 1 : 8L * vector.getTypeWidth();
+    ArrowBuf validity = vector.getValidityBuffer();
+    ArrowBuf data = vector.getDataBuffer();
+    if (validity == null || validity.capacity() * 8 < valueCount) {
+      throw ArrowChunkException.malformed(
+          what + ": column " + vector.getName() + " is invalid: its validity buffer has "
+              + (validity == null ? 0 : validity.capacity()) + " bytes for " + valueCount
+              + " values");
+    }
+    if (data == null || data.capacity() * 8 < bitWidth * valueCount) {
+      throw ArrowChunkException.malformed(
+          what + ": column " + vector.getName() + " is invalid: its data buffer has "
+              + (data == null ? 0 : data.capacity()) + " bytes for " + valueCount + " values of "
+              + bitWidth + " bits");
+    }
   }
 
   /**
@@ -366,7 +397,7 @@ final class BatchLoader {
   }
 
   /** Loads {@code data}, a batch of one field, into {@code vector}, replacing what it held. */
-  static void loadSingle(FieldVector vector, ArrowRecordBatch data, String what) {
+  static void loadSingle(FieldVector vector, CheckedBatch data, String what) {
     checkType(vector);
     // A vector releases its old buffers while loading new ones; starting empty means a load that
     // fails halfway never leaves a released buffer behind for close() to release again.
@@ -419,32 +450,24 @@ final class BatchLoader {
   }
 
   /** Hands one field its node and buffers, then its children theirs, in schema order. */
-  private static void loadField(
-      FieldVector vector,
-      Iterator<ArrowFieldNode> nodes,
-      Iterator<ArrowBuf> buffers,
-      Iterator<Long> variadicCounts,
-      String what) {
-    ArrowFieldNode node = nodes.next(); // toRecordBatch checked there is one node per field.
+  private static void loadField(FieldVector vector, CheckedBatch batch, String what) {
+    ArrowFieldNode node = batch.nextNode(); // toCheckedBatch checked there is one per field.
     long count = TypeLayout.getTypeBufferCount(vector.getField().getType());
     if (vector instanceof BaseVariableWidthViewVector) {
-      if (!variadicCounts.hasNext()) {
+      if (!batch.hasVariadicCount()) {
         throw ArrowChunkException.malformed(
             what + " lacks the variadic buffer count of column " + vector.getName());
       }
-      count += variadicCounts.next();
+      count += batch.nextVariadicCount();
     }
-    List<ArrowBuf> own = new ArrayList<>();
-    for (long i = 0; i < count; i++) {
-      if (!buffers.hasNext()) {
-        throw ArrowChunkException.malformed(
-            what + " has too few buffers for column " + vector.getName());
-      }
-      own.add(buffers.next());
+    if (count > batch.remainingBuffers()) {
+      throw ArrowChunkException.malformed(
+          what + " has too few buffers for column " + vector.getName());
     }
-    vector.loadFieldBuffers(node, own);
-    for (FieldVector child : vector.getChildrenFromFields()) {
-      loadField(child, nodes, buffers, variadicCounts, what);
+    vector.loadFieldBuffers(node, batch.nextBuffers((int) count));
+    List<FieldVector> children = vector.getChildrenFromFields();
+    for (int i = 0; i < children.size(); i++) {
+      loadField(children.get(i), batch, what);
     }
   }
 

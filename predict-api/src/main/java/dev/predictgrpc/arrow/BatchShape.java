@@ -9,8 +9,6 @@ import org.apache.arrow.vector.BufferLayout;
 import org.apache.arrow.vector.TypeLayout;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
-import org.apache.arrow.vector.types.pojo.Schema;
-import org.jspecify.annotations.Nullable;
 
 /**
  * What a record batch of one schema must look like in its flatbuffer header: one field node per
@@ -55,29 +53,9 @@ final class BatchShape {
     viewNodes = views;
   }
 
-  /** The shape last computed for a whole schema, and that schema; see {@link #of(Schema)}. */
-  private record Known(Schema schema, BatchShape shape) {}
-
-  private static volatile @Nullable Known last;
-
   /** The shape of batches of {@code fields}, in the form their vectors have in memory. */
   static BatchShape of(List<Field> fields) {
     return new BatchShape(fields);
-  }
-
-  /**
-   * The shape of batches of {@code schema}. Unary calls of one model bring the same schema bytes
-   * call after call, which {@link SchemaMessages} turns into the same Schema object, so the shape
-   * last computed is remembered by that object's identity: a hit costs no walk of the fields.
-   */
-  static BatchShape of(Schema schema) {
-    Known known = last;
-    if (known != null && known.schema == schema) {
-      return known.shape;
-    }
-    BatchShape shape = new BatchShape(schema.getFields());
-    last = new Known(schema, shape);
-    return shape;
   }
 
   private static void flatten(Field field, boolean topLevel, List<Field> flat, List<Boolean> top) {

@@ -7,6 +7,7 @@ import com.google.protobuf.ByteString;
 import com.google.protobuf.UnsafeByteOperations;
 import java.nio.ByteBuffer;
 import java.nio.channels.WritableByteChannel;
+import org.apache.arrow.memory.ArrowBuf;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -62,13 +63,77 @@ final class ChunkingChannel implements WritableByteChannel {
       }
       int n = Math.min(src.remaining(), current.length - filled);
       src.get(current, filled, n);
-      filled += n;
-      expected = Math.max(0, expected - n);
-      if (filled == current.length) {
-        emitCurrent();
-      }
+      advance(n);
     }
     return written;
+  }
+
+  /**
+   * Copies {@code length} bytes of {@code src} from {@code index} straight from Arrow memory into
+   * chunk arrays. {@link org.apache.arrow.vector.ipc.WriteChannel#write(ArrowBuf)} would first
+   * wrap the buffer in a new direct ByteBuffer, built reflectively: for a one-row, 16-column
+   * request that was 32 wrappers and a tenth of encoding it.
+   */
+  void write(ArrowBuf src, long index, long length) {
+    long done = 0;
+    while (done < length) {
+      if (current == null) {
+        allocate();
+      }
+      int n = (int) Math.min(length - done, current.length - filled);
+      src.getBytes(index + done, current, filled, n);
+      advance(n);
+      done += n;
+    }
+  }
+
+  /** Writes {@code bytes} whole. */
+  void write(byte[] bytes) {
+    int done = 0;
+    while (done < bytes.length) {
+      if (current == null) {
+        allocate();
+      }
+      int n = Math.min(bytes.length - done, current.length - filled);
+      System.arraycopy(bytes, done, current, filled, n);
+      advance(n);
+      done += n;
+    }
+  }
+
+  /** Writes {@code value} as four little-endian bytes, as Arrow IPC prefixes are written. */
+  void writeIntLittleEndian(int value) {
+    for (int shift = 0; shift < Integer.SIZE; shift += Byte.SIZE) {
+      writeByte((byte) (value >>> shift));
+    }
+  }
+
+  /** Writes {@code count} zero bytes (padding). */
+  void writeZeros(long count) {
+    for (long i = 0; i < count; i++) {
+      writeByte((byte) 0);
+    }
+  }
+
+  private void writeByte(byte value) {
+    if (current == null) {
+      allocate();
+    }
+    current[filled] = value;
+    advance(1);
+  }
+
+  private void advance(int n) {
+    filled += n;
+    expected = Math.max(0, expected - n);
+    if (filled == current.length) {
+      emitCurrent();
+    }
+  }
+
+  /** Bytes written so far, handed to the sink or not: where the next byte lands in the stream. */
+  long position() {
+    return bytesEmitted + filled;
   }
 
   /**

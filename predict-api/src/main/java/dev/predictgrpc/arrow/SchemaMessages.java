@@ -43,7 +43,7 @@ final class SchemaMessages {
   static final int MAX_CACHED_BYTES = 64 << 10;
 
   private static final Map<Schema, byte[]> encoded = new ConcurrentHashMap<>();
-  private static final Map<MetadataKey, Schema> decoded = new ConcurrentHashMap<>();
+  private static final Map<MetadataKey, Decoded> decoded = new ConcurrentHashMap<>();
 
   /**
    * The schema encoded last, checked by identity before the map: a map lookup hashes every field
@@ -53,6 +53,22 @@ final class SchemaMessages {
   private static volatile @Nullable EncodedSchema lastEncoded;
 
   private record EncodedSchema(Schema schema, byte[] message) {}
+
+  /**
+   * A schema parsed from a message, with what decoding its batches needs, worked out once: whether
+   * any field is dictionary-encoded and, if none is, the shape its batches must have. A server that
+   * alternates between models, or a JVM that is client and server at once, otherwise recomputed the
+   * shape on every call (a fifth of the garbage of decoding a one-row request).
+   *
+   * @param shape the batches' shape; null for dictionary-encoded schemas, whose in-memory fields
+   *     depend on each stream's dictionaries
+   */
+  record Decoded(Schema schema, boolean dictionaryEncoded, @Nullable BatchShape shape) {
+    static Decoded of(Schema schema) {
+      boolean encoded = ArrowChunkEncoder.isDictionaryEncoded(schema.getFields());
+      return new Decoded(schema, encoded, encoded ? null : BatchShape.of(schema.getFields()));
+    }
+  }
 
   private SchemaMessages() {}
 
@@ -84,14 +100,14 @@ final class SchemaMessages {
    * only for metadata not seen before (it must check and convert it). {@code metadata} becomes a
    * key: the caller must not modify it afterwards.
    */
-  static Schema decode(byte[] metadata, Message message, Function<Message, Schema> parse) {
+  static Decoded decode(byte[] metadata, Message message, Function<Message, Schema> parse) {
     if (metadata.length > MAX_CACHED_BYTES) {
-      return parse.apply(message);
+      return Decoded.of(parse.apply(message));
     }
     MetadataKey key = new MetadataKey(metadata);
-    Schema schema = decoded.get(key);
+    Decoded schema = decoded.get(key);
     if (schema == null) {
-      schema = parse.apply(message);
+      schema = Decoded.of(parse.apply(message));
       put(decoded, key, schema);
     }
     return schema;

@@ -8,13 +8,20 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.google.protobuf.ByteString;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.channels.Channels;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.arrow.vector.IntVector;
 import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ViewVarBinaryVector;
+import org.apache.arrow.vector.ViewVarCharVector;
 import org.apache.arrow.vector.dictionary.Dictionary;
 import org.apache.arrow.vector.dictionary.DictionaryProvider;
+import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -172,5 +179,73 @@ class ArrowChunkEncoderTest {
     assertThat(encoder.rowsWritten()).isEqualTo(20);
     assertThat(encoder.bytesWritten()).isEqualTo(IpcBytes.concat(chunks).size());
     assertThat(encoder.schema()).isEqualTo(intSchema("x"));
+  }
+
+  /**
+   * The encoder writes record batch messages itself (RecordBatchWriter) rather than through
+   * Arrow's VectorUnloader and MessageSerializer; its bytes must stay exactly Arrow's.
+   */
+  @ParameterizedTest
+  @ValueSource(ints = {0, 1, 7, 64, 1000})
+  void encodedStream_isByteForByteWhatArrowStreamWriterWrites(int rows) throws IOException {
+    try (VectorSchemaRoot root = TestData.allTypes(arrow.allocator(), 11, rows)) {
+      assertThat(encodedBytes(root, null)).isEqualTo(arrowStreamWriterBytes(root, null));
+    }
+  }
+
+  @ParameterizedTest
+  @ValueSource(ints = {0, 3, 40})
+  void viewColumnsWithVariadicBuffers_areByteForByteWhatArrowWrites(int rows) throws IOException {
+    try (ViewVarCharVector text = new ViewVarCharVector("text", arrow.allocator());
+        ViewVarBinaryVector blob = new ViewVarBinaryVector("blob", arrow.allocator())) {
+      text.allocateNew(rows);
+      blob.allocateNew(rows);
+      for (int r = 0; r < rows; r++) {
+        // Values over 12 bytes live in variadic data buffers; short ones inline.
+        String value = r % 3 == 0 ? "short" + r : "a value long enough to leave the view " + r;
+        text.setSafe(r, value.getBytes(StandardCharsets.UTF_8));
+        if (r % 4 == 1) {
+          blob.setNull(r);
+        } else {
+          blob.setSafe(r, value.repeat(r % 5).getBytes(StandardCharsets.UTF_8));
+        }
+      }
+      text.setValueCount(rows);
+      blob.setValueCount(rows);
+      VectorSchemaRoot root = VectorSchemaRoot.of(text, blob);
+      assertThat(encodedBytes(root, null)).isEqualTo(arrowStreamWriterBytes(root, null));
+    }
+  }
+
+  @Test
+  void dictionaryEncodedStream_isByteForByteWhatArrowStreamWriterWrites() throws IOException {
+    Dictionary dictionary = TestData.dictionary(arrow.allocator());
+    try (ValueVector values = dictionary.getVector();
+        VectorSchemaRoot root = TestData.dictionaryEncoded(arrow.allocator(), dictionary, 5, 9)) {
+      DictionaryProvider provider = TestData.provider(dictionary);
+      assertThat(encodedBytes(root, provider)).isEqualTo(arrowStreamWriterBytes(root, provider));
+    }
+  }
+
+  private static byte[] encodedBytes(VectorSchemaRoot root, DictionaryProvider provider) {
+    List<ByteString> parts = new ArrayList<>();
+    ArrowChunkEncoder encoder = ArrowChunkEncoder.create(root.getSchema(), provider, 64, parts::add);
+    encoder.writeBatch(root);
+    encoder.writeBatch(root); // A second batch starts where the first ended.
+    encoder.end();
+    return ArrowChunkEncoder.concat(parts).toByteArray();
+  }
+
+  private static byte[] arrowStreamWriterBytes(VectorSchemaRoot root, DictionaryProvider provider)
+      throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (ArrowStreamWriter writer =
+        new ArrowStreamWriter(root, provider, Channels.newChannel(out))) {
+      writer.start();
+      writer.writeBatch();
+      writer.writeBatch();
+      writer.end();
+    }
+    return out.toByteArray();
   }
 }

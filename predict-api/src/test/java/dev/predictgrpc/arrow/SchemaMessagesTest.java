@@ -73,7 +73,8 @@ class SchemaMessagesTest {
         message -> {
           parses.incrementAndGet();
           return MessageSerializer.deserializeSchema(message);
-        });
+        })
+        .schema();
   }
 
   @Test

@@ -8,6 +8,7 @@ import static java.util.Objects.requireNonNull;
 import dev.predictgrpc.api.v1.ModelSpec;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.jspecify.annotations.Nullable;
 
 /**
  * Names the model a call goes to: its name, optionally a version, and request parameters.
@@ -23,6 +24,8 @@ public final class ModelRef {
   private final String name;
   private final String version;
   private final Map<String, String> parameters;
+  /** {@link #toSpec()}, once built; a benign race may build it twice (it is immutable). */
+  private @Nullable ModelSpec spec;
 
   private ModelRef(String name, String version, Map<String, String> parameters) {
     this.name = name;
@@ -68,7 +71,13 @@ public final class ModelRef {
 
   /** The wire form of the name and version; the parameters travel beside it in each request. */
   ModelSpec toSpec() {
-    return ModelSpec.newBuilder().setName(name).setVersion(version).build();
+    // Built once: a reference is immutable, and callers pass the same one call after call.
+    ModelSpec built = spec;
+    if (built == null) {
+      built = ModelSpec.newBuilder().setName(name).setVersion(version).build();
+      spec = built;
+    }
+    return built;
   }
 
   @Override

@@ -4,20 +4,16 @@
 package dev.predictgrpc.client;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.predictgrpc.server.PredictServer;
 import dev.predictgrpc.testing.ArrowAllocatorExtension;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
+import dev.predictgrpc.testing.NodeScript;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -68,8 +64,9 @@ class NodeClientInteropTest {
     Path nodeDir = moduleDir().resolve("src/test/node");
     Path protoDir = moduleDir().resolve("../predict-api/src/main/proto").normalize();
     assertThat(protoDir.resolve("predict/v1/predict.proto")).exists();
-    requireNodeModules(nodeDir);
-    String node = System.getProperty("node.executable", "node");
+    NodeScript.requirePackages(
+        nodeDir, List.of("@grpc/grpc-js", "@grpc/proto-loader", "apache-arrow"));
+    String node = NodeScript.node();
 
     JsonNode summary;
     try (PredictServer server =
@@ -95,7 +92,8 @@ class NodeClientInteropTest {
               Integer.toString(COLUMNS),
               "--max-chunk",
               Integer.toString(MAX_CHUNK));
-      summary = run(command, nodeDir);
+      summary =
+          new ObjectMapper().readTree(NodeScript.run(command, nodeDir, tmp, TIMEOUT_SECONDS));
     }
 
     long totalRows = Arrays.stream(ROWS).asLongStream().sum();
@@ -171,70 +169,8 @@ class NodeClientInteropTest {
     assertThat(errors.get("wrongSchema").get("code").asInt()).isEqualTo(3);
   }
 
-  /** Runs the script; fails with its output unless it exits 0 with a JSON line on stdout. */
-  private JsonNode run(List<String> command, Path workingDir) throws Exception {
-    Path out = tmp.resolve("stdout.txt");
-    Path err = tmp.resolve("stderr.txt");
-    Process process;
-    try {
-      process =
-          new ProcessBuilder(command)
-              .directory(workingDir.toFile())
-              .redirectOutput(out.toFile())
-              .redirectError(err.toFile())
-              .start();
-    } catch (IOException e) {
-      throw new AssertionError(
-          "cannot run '"
-              + command.get(0)
-              + "': this test needs Node.js 18 or newer on the PATH (or -Dnode.executable=...)"
-              + " to run the Node interop client in "
-              + workingDir,
-          e);
-    }
-    if (!process.waitFor(TIMEOUT_SECONDS, TimeUnit.SECONDS)) {
-      process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
-      fail(
-          "the Node client did not finish in %d s\nstdout:\n%s\nstderr:\n%s",
-          TIMEOUT_SECONDS, read(out), read(err));
-    }
-    String stdout = read(out);
-    String stderr = read(err);
-    if (process.exitValue() != 0) {
-      fail(
-          "the Node client failed (exit %d): %s\nstdout:\n%s",
-          process.exitValue(), stderr.strip(), stdout);
-    }
-    String[] lines = stdout.strip().split("\n");
-    System.out.println("Node client summary: " + lines[lines.length - 1]);
-    if (!stderr.isBlank()) {
-      System.out.println("Node client stderr:\n" + stderr);
-    }
-    try {
-      return new ObjectMapper().readTree(lines[lines.length - 1]);
-    } catch (IOException e) {
-      throw new AssertionError("the Node client printed no JSON summary:\n" + stdout, e);
-    }
-  }
-
-  private static void requireNodeModules(Path nodeDir) {
-    for (String pkg : List.of("@grpc/grpc-js", "@grpc/proto-loader", "apache-arrow")) {
-      if (!Files.isDirectory(nodeDir.resolve("node_modules").resolve(pkg))) {
-        fail(
-            "%s is not installed in %s/node_modules: the Maven build runs 'npm ci' there at"
-                + " process-test-resources (skipped with -Dnpm.skip or -DskipTests); run"
-                + " 'npm ci' in that directory, or build without -Dnpm.skip",
-            pkg, nodeDir);
-      }
-    }
-  }
-
   private static Path moduleDir() {
     // Surefire runs tests in the module directory and sets basedir to it.
     return Path.of(System.getProperty("basedir", "")).toAbsolutePath();
-  }
-
-  private static String read(Path file) throws IOException {
-    return Files.exists(file) ? Files.readString(file, StandardCharsets.UTF_8) : "";
   }
 }

@@ -60,6 +60,10 @@ import org.jspecify.annotations.Nullable;
  * {@link Builder#adminService}, also remotely through {@code predictgrpc.v1.ModelAdminService},
  * which is off by default.
  *
+ * <p>With {@link Builder#openInferenceProtocol(boolean)}, the same port also serves the KServe Open
+ * Inference Protocol, {@code inference.GRPCInferenceService}, over the same models (see {@link
+ * OpenInference}).
+ *
  * <p>Health: the overall status ({@code ""}), the service name {@code
  * predictgrpc.v1.PredictionService} and each model's name report SERVING once {@link #start()}
  * returns, and NOT_SERVING from {@link #shutdown()} on, so load balancers drain the server.
@@ -87,6 +91,7 @@ public final class PredictServer implements AutoCloseable {
   /** The executor this server created, and so owns; null if the application passed one. */
   private final @Nullable ExecutorService ownExecutor;
   private final AtomicBoolean shutdownStarted = new AtomicBoolean();
+  private final boolean openInference;
 
   private PredictServer(Builder builder, PredictService service) {
     this.service = service;
@@ -112,6 +117,11 @@ public final class PredictServer implements AutoCloseable {
             builder.openHealthChecks
                 ? health.getHealthService().bindService()
                 : service.authenticated(health.getHealthService())));
+    this.openInference = builder.openInference;
+    if (openInference) {
+      netty.addService(
+          ServerInterceptors.intercept(service.openInferenceService(), builder.interceptors));
+    }
     if (builder.adminLoader != null) {
       netty.addService(
           service.guarded(
@@ -193,6 +203,9 @@ public final class PredictServer implements AutoCloseable {
     }
     health.setStatus("", ServingStatus.SERVING);
     health.setStatus(PredictionServiceGrpc.SERVICE_NAME, ServingStatus.SERVING);
+    if (openInference) {
+      health.setStatus(OpenInference.SERVICE_NAME, ServingStatus.SERVING);
+    }
     modelHealth.start();
     return this;
   }
@@ -328,6 +341,7 @@ public final class PredictServer implements AutoCloseable {
     private @Nullable Authenticator authenticator;
     private @Nullable ModelLoader adminLoader;
     private Authorizer admins = (principal, model) -> false;
+    private boolean openInference;
 
     private Builder(BufferAllocator allocator) {
       this.allocator = allocator;
@@ -525,6 +539,20 @@ public final class PredictServer implements AutoCloseable {
     public Builder adminService(ModelLoader loader, Authorizer admins) {
       this.adminLoader = requireNonNull(loader, "loader");
       this.admins = requireNonNull(admins, "admins");
+      return this;
+    }
+
+    /**
+     * Also serves the KServe Open Inference Protocol ("v2", as Triton, KServe, MLServer and Seldon
+     * speak it), {@code inference.GRPCInferenceService}, on the same port, over the same models,
+     * limits, authentication, authorization, statistics and batching; see {@link OpenInference}
+     * for how columns map to tensors. Its health service name reports like the prediction
+     * service's. Default false.
+     *
+     * @since 0.2
+     */
+    public Builder openInferenceProtocol(boolean enabled) {
+      this.openInference = enabled;
       return this;
     }
 

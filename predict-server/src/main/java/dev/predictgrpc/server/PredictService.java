@@ -105,6 +105,25 @@ public final class PredictService implements BindableService, AutoCloseable {
     return ServerInterceptors.intercept(impl.zeroCopyDefinition(), identity, guard);
   }
 
+  /**
+   * The KServe Open Inference Protocol, {@code inference.GRPCInferenceService}, over this service's
+   * models: the same models, memory limits, authentication, authorization, statistics and batching,
+   * mapped as {@link OpenInference} describes. Mount it on the same server as this service:
+   *
+   * <pre>{@code
+   * ServerBuilder.forPort(8980).addService(service).addService(service.openInferenceService())
+   * }</pre>
+   *
+   * <p>Each call returns a new binding; they share this service's state. The service is closed with
+   * this one ({@link #close()}).
+   *
+   * @since 0.2
+   */
+  public BindableService openInferenceService() {
+    ServerServiceDefinition definition = impl.openInference().guardedDefinition();
+    return () -> ServerInterceptors.intercept(definition, identity, guard);
+  }
+
   /** Puts {@code other} (health, reflection) behind this service's call guard. */
   ServerServiceDefinition guarded(ServerServiceDefinition other) {
     return ServerInterceptors.intercept(other, guard);

@@ -48,7 +48,8 @@ public final class Bench {
           + "             [--memory-rows N] [--unary-seconds S] [--warmup-seconds S]\n"
           + "             [--in-flight N]\n"
           + "             [--sections stream,unary,memory]\n"
-          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,grpc-unshaded]\n"
+          + "             [--transports predict-grpc,flight,grpc-bytes,rest-json,oip,\n"
+          + "                           grpc-unshaded]\n"
           + "             [--chunk-bytes N] [--flow-window N]  (predict-grpc only)\n"
           + "             [--child-flags \"-Xmx2g ...\"]";
 
@@ -106,6 +107,9 @@ public final class Bench {
       List<Transport> transports = new ArrayList<>(options.transports());
       if (!stream) {
         transports.removeIf(t -> !t.hasUnary());
+      }
+      if (!unary) {
+        transports.removeIf(t -> !t.hasStream());
       }
       Map<Transport, ChildJvm> servers = startServers(transports);
       Map<Transport, BenchClient> clients = new EnumMap<>(Transport.class);
@@ -183,8 +187,10 @@ public final class Bench {
     return transport == Transport.REST_JSON ? options.restRows() : options.rows();
   }
 
-  private void streaming(Map<Transport, BenchClient> clients, Map<Transport, ChildJvm> servers)
+  private void streaming(Map<Transport, BenchClient> allClients, Map<Transport, ChildJvm> servers)
       throws Exception {
+    Map<Transport, BenchClient> clients = new EnumMap<>(allClients);
+    clients.keySet().removeIf(t -> !t.hasStream()); // oip: unary only
     for (String model : MODELS) {
       for (Transport transport : clients.keySet()) {
         // At least one table and --warmup-seconds, then on until a table compiles under

@@ -18,7 +18,9 @@ enum Transport {
    */
   GRPC_UNSHADED(
       "grpc-unshaded", "grpc-bytes over unshaded grpc-netty (NIO) on both sides; opt-in"),
-  REST_JSON("rest-json", "JDK HttpServer + Jackson, JSON column arrays, HttpClient HTTP/1.1");
+  REST_JSON("rest-json", "JDK HttpServer + Jackson, JSON column arrays, HttpClient HTTP/1.1"),
+  /** The Open Inference Protocol served by this library beside Predict; unary only. */
+  OIP("oip", "this library's Open Inference Protocol: ModelInfer, raw contents; unary only");
 
   private final String label;
   private final String description;
@@ -45,6 +47,10 @@ enum Transport {
     return this != FLIGHT;
   }
 
+  boolean hasStream() {
+    return this != OIP;
+  }
+
   /** Extra flags for this transport's server JVM. */
   List<String> serverFlags() {
     // Without TCP_NODELAY the JDK HttpServer holds small responses back for ~40 ms.
@@ -63,6 +69,8 @@ enum Transport {
         return GrpcBytesBench.serve(allocator, true);
       case REST_JSON:
         return RestJsonBench.serve();
+      case OIP:
+        return OipBench.serve(allocator);
     }
     throw new AssertionError(this);
   }
@@ -79,6 +87,8 @@ enum Transport {
         return new GrpcBytesBench.Client(port, allocator, table, true);
       case REST_JSON:
         return new RestJsonBench.Client(port, table);
+      case OIP:
+        return new OipBench.Client(port, allocator, table);
     }
     throw new AssertionError(this);
   }
@@ -92,6 +102,6 @@ enum Transport {
     throw new IllegalArgumentException(
         "transport: "
             + label
-            + " (expected: predict-grpc, flight, grpc-bytes, grpc-unshaded or rest-json)");
+            + " (expected: predict-grpc, flight, grpc-bytes, grpc-unshaded, rest-json or oip)");
   }
 }

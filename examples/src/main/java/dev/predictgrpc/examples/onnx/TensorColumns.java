@@ -9,11 +9,13 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.TensorInfo;
 import ai.onnxruntime.ValueInfo;
+import dev.predictgrpc.server.OpenInference;
 import dev.predictgrpc.server.OutputBuilder;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.vector.BaseFixedWidthVector;
 import org.apache.arrow.vector.BitVectorHelper;
@@ -129,10 +131,16 @@ final class TensorColumns {
     return columnNames.size();
   }
 
+  /**
+   * The columns' fields; those of an {@code [N, K]} tensor carry the tensor's name as {@link
+   * OpenInference#TENSOR_METADATA_KEY}, so that Open Inference Protocol clients see the model's own
+   * tensor, whatever its columns are named.
+   */
   List<Field> fields() {
     List<Field> fields = new ArrayList<>(width());
+    Map<String, String> metadata = matrix ? Map.of(OpenInference.TENSOR_METADATA_KEY, name) : null;
     for (String column : columnNames) {
-      fields.add(new Field(column, FieldType.notNullable(arrowType), null));
+      fields.add(new Field(column, new FieldType(false, arrowType, null, metadata), null));
     }
     return fields;
   }

@@ -125,7 +125,8 @@ final class RepositoryServe {
   }
 
   /** Starts a server whose models come from the repository. */
-  static Serve.Running start(Settings settings, int port, String bind, PrintStream out)
+  static Serve.Running start(
+      Settings settings, int port, String bind, boolean openInference, PrintStream out)
       throws IOException {
     Path dir = settings.dir;
     if (dir == null || !Files.isDirectory(dir)) {
@@ -135,7 +136,11 @@ final class RepositoryServe {
     PredictServer server = null;
     ModelRepository repository = null;
     try {
-      PredictServer.Builder builder = PredictServer.builder(allocator).port(port).bindAddress(bind);
+      PredictServer.Builder builder =
+          PredictServer.builder(allocator)
+              .port(port)
+              .bindAddress(bind)
+              .openInferenceProtocol(openInference);
       ModelRepository.Builder repositoryBuilder =
           ModelRepository.builder(dir).listener(printing(out));
       settings.policies.forEach(

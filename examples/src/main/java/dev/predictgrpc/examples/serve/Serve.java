@@ -36,6 +36,8 @@ public final class Serve {
           + "  --port P       the port to listen on (default 8980; 0 picks a free one)\n"
           + "  --bind ADDR    the address to listen on (default 0.0.0.0: every network interface;\n"
           + "                 127.0.0.1 to accept calls from this machine only)\n"
+          + "  --open-inference  also serve the KServe Open Inference Protocol (inference.\n"
+          + "                 GRPCInferenceService, as Triton's and KServe's clients call it)\n"
           + "  NAME=FILE      serve an ONNX file as model NAME, version 1\n"
           + "  NAME:V=FILE    serve it as version V of NAME; repeat with other versions to host\n"
           + "                 several (a request naming no version gets the greatest)\n"
@@ -117,6 +119,7 @@ public final class Serve {
     List<ModelArg> models = new ArrayList<>();
     Set<String> seen = new HashSet<>();
     RepositoryServe.Settings repository = new RepositoryServe.Settings();
+    boolean openInference = false;
     for (int i = 0; i < args.length; i++) {
       int taken = repository.accept(args, i);
       if (taken > 0) {
@@ -130,6 +133,8 @@ public final class Serve {
         }
       } else if (args[i].equals("--bind") && i + 1 < args.length) {
         bind = args[++i];
+      } else if (args[i].equals("--open-inference")) {
+        openInference = true;
       } else if (args[i].contains("=") && !args[i].startsWith("-")) {
         ModelArg model = ModelArg.parse(args[i]);
         if (!seen.add(model.name() + ":" + model.version())) {
@@ -151,7 +156,7 @@ public final class Serve {
         throw new UsageException(
             "serve either NAME=path.onnx files or --model-repository DIR, not both");
       }
-      return RepositoryServe.start(repository, port, bind, out);
+      return RepositoryServe.start(repository, port, bind, openInference, out);
     }
     if (models.isEmpty()) {
       throw new UsageException(
@@ -160,7 +165,11 @@ public final class Serve {
     }
     BufferAllocator allocator = new RootAllocator();
     try {
-      PredictServer.Builder builder = PredictServer.builder(allocator).port(port).bindAddress(bind);
+      PredictServer.Builder builder =
+          PredictServer.builder(allocator)
+              .port(port)
+              .bindAddress(bind)
+              .openInferenceProtocol(openInference);
       List<ModelService> services = new ArrayList<>();
       for (ModelArg model : models) {
         Path file = model.file();

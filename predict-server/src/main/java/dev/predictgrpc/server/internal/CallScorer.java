@@ -23,6 +23,18 @@ import org.jspecify.annotations.Nullable;
  * calls. Not thread-safe: one call's batches are scored one at a time.
  */
 final class CallScorer {
+  /**
+   * Takes a batch's checked output instead of the encoder; see {@link #CallScorer(ServedModel,
+   * CallContext, OutputSink)}.
+   */
+  interface OutputSink {
+    /**
+     * Uses {@code output}, which the scorer closes after this returns. The callee does not take
+     * ownership of {@code output}; it is not retained after this method returns.
+     */
+    void accept(VectorSchemaRoot output) throws Exception;
+  }
+
   private final ServedModel served;
   private final ModelService model;
   private final CallContext context;
@@ -30,12 +42,21 @@ final class CallScorer {
   private final int maxChunkBytes;
   private final @Nullable ChunkPool pool;
   private final PooledChunkSink sink;
+  private final @Nullable OutputSink direct;
   private @Nullable ArrowChunkEncoder encoder;
   private long batches;
 
   /** A scorer whose output chunks are fresh arrays that {@code sink} may keep. */
   CallScorer(ServedModel served, CallContext context, int maxChunkBytes, ChunkSink sink) {
     this(served, context, maxChunkBytes, null, (chunk, release) -> sink.accept(chunk));
+  }
+
+  /**
+   * A scorer that encodes nothing: each batch's output, once checked as for every call, goes to
+   * {@code direct} (the Open Inference Protocol converts it to tensors).
+   */
+  CallScorer(ServedModel served, CallContext context, OutputSink direct) {
+    this(served, context, 0, null, (chunk, release) -> {}, direct);
   }
 
   /**
@@ -48,6 +69,17 @@ final class CallScorer {
       int maxChunkBytes,
       @Nullable ChunkPool pool,
       PooledChunkSink sink) {
+    this(served, context, maxChunkBytes, pool, sink, null);
+  }
+
+  private CallScorer(
+      ServedModel served,
+      CallContext context,
+      int maxChunkBytes,
+      @Nullable ChunkPool pool,
+      PooledChunkSink sink,
+      @Nullable OutputSink direct) {
+    this.direct = direct;
     this.served = served;
     this.model = served.model;
     this.context = context;
@@ -81,7 +113,11 @@ final class CallScorer {
       boolean borrowed = output == input || output == conformed;
       try {
         checkOutput(output, input.getRowCount(), dictionaries);
-        encoder.writeBatch(output);
+        if (direct != null) {
+          direct.accept(output);
+        } else {
+          encoder.writeBatch(output);
+        }
       } finally {
         if (output != null && !borrowed) {
           output.close();
@@ -108,11 +144,15 @@ final class CallScorer {
     try {
       inputCheck.checkSchema(input, dictionaries);
     } catch (RuntimeException e) {
-      // A failed request in the statistics, as when a batch is refused; its rows never arrive.
-      served.stats.requestStarted(0);
-      served.stats.requestFinished(false);
+      refused();
       throw e;
     }
+  }
+
+  /** Counts a request refused before any batch of it was scored as a failed one, with no rows. */
+  void refused() {
+    served.stats.requestStarted(0);
+    served.stats.requestFinished(false);
   }
 
   /** Ends the output stream; with no batch scored, it carries the declared output schema. */
@@ -149,6 +189,9 @@ final class CallScorer {
     if (declared != null && !sameTypes(declared, output.getSchema())) {
       throw modelFault(
           label + " returned a batch whose schema differs from its declared output schema");
+    }
+    if (direct != null) {
+      return;
     }
     if (encoder == null) {
       // Dictionary-encoded output columns can only be ones passed through from the input (an echo),

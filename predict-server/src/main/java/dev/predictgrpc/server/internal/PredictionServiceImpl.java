@@ -67,6 +67,15 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
   }
 
   /**
+   * The Open Inference Protocol binding over this service's models, sharing its memory budget,
+   * per-client shares, limits and access rules; mount its {@link
+   * OpenInferenceServiceImpl#guardedDefinition()} behind the same interceptors as this service.
+   */
+  public OpenInferenceServiceImpl openInference() {
+    return new OpenInferenceServiceImpl(state);
+  }
+
+  /**
    * Waits up to {@code timeout} for every call to release its Arrow memory: after the gRPC server
    * has terminated, handlers of cancelled calls may still be unwinding.
    *

@@ -9,9 +9,15 @@ import io.grpc.MethodDescriptor;
 import io.grpc.ServerCall;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptor;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerMethodDefinition;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
 
@@ -76,6 +82,40 @@ final class RequestParseGuard {
     return Status.INVALID_ARGUMENT.withDescription(
         "the request message could not be read: it is not a valid protobuf message of this"
             + " method's request type, or its compression is corrupt");
+  }
+
+  /**
+   * {@code generated} with every method's protobuf request parsed through {@link #marshaller} and
+   * behind {@link #interceptor}: for a service whose methods all take ordinary protobuf requests.
+   */
+  ServerServiceDefinition guardAll(ServerServiceDefinition generated) {
+    ServiceDescriptor generatedService = generated.getServiceDescriptor();
+    ServiceDescriptor.Builder service =
+        ServiceDescriptor.newBuilder(generatedService.getName())
+            .setSchemaDescriptor(generatedService.getSchemaDescriptor());
+    List<ServerMethodDefinition<?, ?>> methods = new ArrayList<>();
+    for (ServerMethodDefinition<?, ?> method : generated.getMethods()) {
+      ServerMethodDefinition<?, ?> guarded = guard(method);
+      methods.add(guarded);
+      service.addMethod(guarded.getMethodDescriptor());
+    }
+    ServerServiceDefinition.Builder definition = ServerServiceDefinition.builder(service.build());
+    methods.forEach(definition::addMethod);
+    return ServerInterceptors.intercept(definition.build(), interceptor());
+  }
+
+  private <ReqT, RespT> ServerMethodDefinition<ReqT, RespT> guard(
+      ServerMethodDefinition<ReqT, RespT> method) {
+    MethodDescriptor<ReqT, RespT> descriptor = method.getMethodDescriptor();
+    if (!(descriptor.getRequestMarshaller()
+        instanceof MethodDescriptor.PrototypeMarshaller<ReqT> prototype)) {
+      return method;
+    }
+    return ServerMethodDefinition.create(
+        descriptor.toBuilder(marshaller(prototype, prototype::getMessagePrototype),
+                descriptor.getResponseMarshaller())
+            .build(),
+        method.getServerCallHandler());
   }
 
   /** Closes calls whose request could not be parsed; see the class. */
