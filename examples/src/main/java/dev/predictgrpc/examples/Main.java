@@ -58,6 +58,9 @@ public final class Main {
       case "bench-batching":
         status = dev.predictgrpc.examples.batching.BenchBatching.run(rest, System.out, System.err);
         break;
+      case "bench-parquet":
+        status = dev.predictgrpc.examples.bench.ParquetBench.run(rest, System.out, System.err);
+        break;
       case "swap-bench":
         status = SwapBench.run(rest, System.out, System.err);
         break;
@@ -72,9 +75,10 @@ public final class Main {
                 + "                                        serve DIR/NAME/VERSION/model.onnx, following\n"
                 + "                                        changes (serve --help for every option)\n"
                 + "  score --target HOST:PORT --model NAME --input FILE --output FILE\n"
-                + "                                        score a CSV or Arrow file on a server\n"
+                + "                                        score a CSV, Arrow or Parquet file on a server\n"
                 + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"
                 + "  bench-batching [--callers 256]        dynamic batching on and off under load\n"
+                + "  bench-parquet [--sizes-mb 100,1000]   Parquet scoring: MB/s and client memory\n"
                 + "  attack [--seconds S] [--attacks ...]  hostile clients against a small-budget server\n"
                 + "  swap-bench [--seconds 30] [--threads 8]  latency while a model is replaced every\n"
                 + "                                        second through the repository, and without");

@@ -11,7 +11,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.List;
-import java.util.Locale;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorLoader;
@@ -21,7 +20,7 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
 import org.jspecify.annotations.Nullable;
 
-/** Writes result batches to an Arrow IPC file or a CSV file, chosen by the file name. */
+/** Writes result batches to an Arrow IPC file or a CSV file (Parquet: see {@code ParquetFiles}). */
 abstract class ResultWriter implements AutoCloseable {
   /** Writes one batch. The caller retains ownership of {@code batch}. */
   abstract void write(VectorSchemaRoot batch) throws IOException;
@@ -29,16 +28,15 @@ abstract class ResultWriter implements AutoCloseable {
   @Override
   public abstract void close() throws IOException;
 
-  /** Opens a writer; {@code path} may carry a {@code .partial} suffix after the real extension. */
-  static ResultWriter open(Path path, BufferAllocator allocator) throws IOException {
-    String name = path.getFileName().toString().toLowerCase(Locale.ROOT).replace(".partial", "");
-    if (name.endsWith(".csv")) {
+  /** Opens a writer of {@code format} ({@code arrow} or {@code csv}). */
+  static ResultWriter open(Path path, String format, BufferAllocator allocator) throws IOException {
+    if (format.equals("csv")) {
       return new Csv(path);
     }
-    if (name.endsWith(".arrow")) {
+    if (format.equals("arrow")) {
       return new Arrow(path, allocator);
     }
-    throw new IOException("output must end in .arrow or .csv: " + path);
+    throw new IOException("no result writer for format " + format + ": " + path);
   }
 
   /**

@@ -5,6 +5,7 @@ package dev.predictgrpc.examples.score;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.predictgrpc.client.parquet.ParquetFiles;
 import dev.predictgrpc.examples.serve.Serve;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -20,6 +21,7 @@ import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowFileReader;
 import org.apache.arrow.vector.ipc.ArrowFileWriter;
+import org.apache.arrow.vector.ipc.ArrowReader;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -131,6 +133,39 @@ class ScoreCommandTest {
   }
 
   @Test
+  void csvIn_parquetOut_byFormatOption_thenParquetIn() throws IOException {
+    Path scores = dir.resolve("scores.out");
+    Object[] result = score("--target", target(), "--model", "iris", "--input", irisCsv.toString(),
+        "--output", scores.toString(), "--output-format", "parquet", "--batch-rows", "40");
+    assertThat(result[0]).as(result[2].toString()).isEqualTo(0);
+    List<String> input = Files.readAllLines(irisCsv);
+    try (RootAllocator allocator = new RootAllocator();
+        ArrowReader reader = ParquetFiles.openReader(scores, allocator, 64)) {
+      int row = 1;
+      while (reader.loadNextBatch()) {
+        BigIntVector label = (BigIntVector) reader.getVectorSchemaRoot().getVector("label");
+        for (int i = 0; i < label.getValueCount(); i++, row++) {
+          String species = input.get(row).substring(input.get(row).lastIndexOf(',') + 1).trim();
+          assertThat(label.get(i)).as("row %d", row).isEqualTo(Long.parseLong(species));
+        }
+      }
+      assertThat(row).isEqualTo(151);
+    }
+    // The features as Parquet (written by Arrow Dataset here; by Spark in SparkScoringTest).
+    Path features = dir.resolve("features.parquet");
+    try (RootAllocator allocator = new RootAllocator();
+        CsvBatchReader csv = new CsvBatchReader(Files.newBufferedReader(irisCsv), "iris.csv",
+            dev.predictgrpc.examples.demo.IrisSchema.FEATURES, allocator, 64)) {
+      ParquetFiles.write(csv, dev.predictgrpc.examples.demo.IrisSchema.FEATURES, features, allocator);
+    }
+    Path fromParquet = dir.resolve("from-parquet.csv");
+    result = score("--target", target(), "--model", "iris", "--input", features.toString(),
+        "--output", fromParquet.toString());
+    assertThat(result[0]).as(result[2].toString()).isEqualTo(0);
+    assertThat(Files.readAllLines(fromParquet)).hasSize(151);
+  }
+
+  @Test
   void badInputs_failWithOneLineErrorAndNoOutputFile() throws IOException {
     Path out = dir.resolve("never.csv");
     Path missingColumn = dir.resolve("missing.csv");
@@ -144,6 +179,9 @@ class ScoreCommandTest {
       {score("--target", target(), "--model", "nope", "--input", irisCsv.toString(), "--output", out.toString()), "model 'nope' is not served here"},
       {score("--target", "127.0.0.1:1", "--model", "iris", "--input", irisCsv.toString(), "--output", out.toString()), "cannot reach"},
       {score("--target", target(), "--model", "iris", "--input", dir.resolve("absent.csv").toString(), "--output", out.toString()), "absent.csv"},
+      {score("--target", target(), "--model", "iris", "--input", irisCsv.toString(), "--input-format", "xml", "--output", out.toString()), "--input-format xml is not one of"},
+      {score("--target", target(), "--model", "iris", "--input", irisCsv.toString(), "--output", dir.resolve("never.json").toString()), "must end in .arrow, .csv, .parquet"},
+      {score("--target", target(), "--model", "iris", "--input", dir.resolve("absent.parquet").toString(), "--output", out.toString()), "absent.parquet"},
     };
     for (Object[] c : cases) {
       Object[] result = (Object[]) c[0];

@@ -1,0 +1,164 @@
+/*
+ * Licensed under the Apache License, Version 2.0.
+ */
+package dev.predictgrpc.client;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.predictgrpc.client.parquet.ParquetFiles;
+import dev.predictgrpc.common.PredictException;
+import dev.predictgrpc.testing.ArrowAllocatorExtension;
+import io.grpc.Status;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BigIntVector;
+import org.apache.arrow.vector.Float8Vector;
+import org.apache.arrow.vector.VarCharVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
+import org.apache.arrow.vector.ipc.ArrowReader;
+import org.apache.arrow.vector.ipc.ArrowStreamReader;
+import org.apache.arrow.vector.ipc.ArrowStreamWriter;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Parquet in and out through a real client and service: rows come back complete and in order
+ * across many batches, files and row groups, with nulls; failures leave no output file and no
+ * Arrow memory behind. (Parquet written by another implementation, Spark's, is read in the
+ * examples' Spark test.)
+ */
+class ParquetFilesTest {
+  private static final int BATCHES = 23;
+  private static final int ROWS = 1_000;
+
+  @RegisterExtension final ArrowAllocatorExtension arrow = new ArrowAllocatorExtension();
+  @TempDir Path dir;
+
+  /** Batch {@code from / ROWS} .. of id (int64), x (float64, every 7th null), s (utf8, every 5th null). */
+  private static ArrowReader table(BufferAllocator allocator, int firstBatch, int batches)
+      throws IOException {
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    try (BigIntVector id = new BigIntVector("id", allocator);
+        Float8Vector x = new Float8Vector("x", allocator);
+        VarCharVector s = new VarCharVector("s", allocator);
+        VectorSchemaRoot root = VectorSchemaRoot.of(id, x, s);
+        ArrowStreamWriter writer = new ArrowStreamWriter(root, null, bytes)) {
+      writer.start();
+      for (int b = firstBatch; b < firstBatch + batches; b++) {
+        root.allocateNew();
+        for (int r = 0; r < ROWS; r++) {
+          long row = (long) b * ROWS + r;
+          id.setSafe(r, row);
+          if (row % 7 != 0) {
+            x.setSafe(r, row * 0.5);
+          }
+          if (row % 5 != 0) {
+            s.setSafe(r, ("row " + row).getBytes(StandardCharsets.UTF_8));
+          }
+        }
+        root.setRowCount(ROWS);
+        writer.writeBatch();
+      }
+      writer.end();
+    }
+    return new ArrowStreamReader(new ByteArrayInputStream(bytes.toByteArray()), allocator);
+  }
+
+  private Path parquet(String name, int firstBatch, int batches) throws IOException {
+    Path file = dir.resolve(name);
+    try (ArrowReader source = table(arrow.allocator(), firstBatch, batches)) {
+      ParquetFiles.write(source, file, arrow.allocator());
+    }
+    return file;
+  }
+
+  /** Reads a Parquet file back and checks it holds rows 0..rows-1 of {@link #table} in order. */
+  private void checkEcho(Path file, long rows) throws IOException {
+    long row = 0;
+    try (ArrowReader reader = ParquetFiles.openReader(file, arrow.allocator(), 4_096)) {
+      while (reader.loadNextBatch()) {
+        VectorSchemaRoot root = reader.getVectorSchemaRoot();
+        BigIntVector id = (BigIntVector) root.getVector("id");
+        Float8Vector x = (Float8Vector) root.getVector("x");
+        VarCharVector s = (VarCharVector) root.getVector("s");
+        for (int r = 0; r < root.getRowCount(); r++, row++) {
+          assertThat(id.get(r)).as("row %s", row).isEqualTo(row);
+          assertThat(x.isNull(r)).as("x null at %s", row).isEqualTo(row % 7 == 0);
+          if (row % 7 != 0) {
+            assertThat(x.get(r)).isEqualTo(row * 0.5);
+          }
+          assertThat(s.getObject(r) == null ? null : s.getObject(r).toString())
+              .isEqualTo(row % 5 == 0 ? null : "row " + row);
+        }
+      }
+    }
+    assertThat(row).isEqualTo(rows);
+  }
+
+  @Test
+  void scoreEcho_everyRowBackInOrder_withNulls() throws Exception {
+    Path input = parquet("input.parquet", 0, BATCHES);
+    Path output = dir.resolve("output.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.EchoModel())) {
+      // 777-row batches cut across the writer's batches, so any reordering shows.
+      long rows =
+          ParquetFiles.score(harness.client, ModelRef.of("echo"), input, output, arrow.allocator(), 777);
+      assertThat(rows).isEqualTo((long) BATCHES * ROWS);
+    }
+    checkEcho(output, (long) BATCHES * ROWS);
+    assertThat(dir).isDirectoryNotContaining("glob:**/.output.parquet.*");
+  }
+
+  @Test
+  void directoryInput_readsEveryFileInNameOrder_skippingSparkMarkers() throws Exception {
+    Path table = Files.createDirectory(dir.resolve("table"));
+    Files.move(parquet("a.parquet", 0, 3), table.resolve("part-00000.parquet"));
+    Files.move(parquet("b.parquet", 3, 4), table.resolve("part-00001.parquet"));
+    Files.writeString(table.resolve("_SUCCESS"), "");
+    Files.writeString(table.resolve(".part-00000.parquet.crc"), "not parquet");
+    Path output = dir.resolve("out.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.EchoModel())) {
+      ParquetFiles.score(harness.client, ModelRef.of("echo"), table, output, arrow.allocator(), 1_500);
+    }
+    checkEcho(output, 7L * ROWS);
+  }
+
+  @Test
+  void modelFailsMidStream_throwsItsStatus_andLeavesNoFile() throws Exception {
+    Path input = parquet("input.parquet", 0, BATCHES);
+    Path output = dir.resolve("never.parquet");
+    try (InProcessHarness harness =
+        new InProcessHarness(
+            arrow.allocator(), new TestModels.FailingModel(5, new IllegalArgumentException("bad row")))) {
+      assertThatThrownBy(
+              () ->
+                  ParquetFiles.score(
+                      harness.client, ModelRef.of("failing"), input, output, arrow.allocator(), ROWS))
+          .isInstanceOf(PredictException.class)
+          .satisfies(e -> assertThat(((PredictException) e).code()).isEqualTo(Status.Code.INVALID_ARGUMENT))
+          .hasMessageContaining("bad row");
+    }
+    assertThat(output).doesNotExist();
+    try (var files = Files.list(dir)) {
+      assertThat(files).containsExactly(input);
+    }
+  }
+
+  @Test
+  void missingOrNonParquetInput_failsNamingTheFile() throws Exception {
+    assertThatThrownBy(() -> ParquetFiles.openReader(dir.resolve("absent.parquet"), arrow.allocator(), 10))
+        .isInstanceOf(NoSuchFileException.class)
+        .hasMessageContaining("absent.parquet");
+    Path notParquet = Files.writeString(dir.resolve("text.parquet"), "just text, long enough to have a footer");
+    assertThatThrownBy(() -> ParquetFiles.openReader(notParquet, arrow.allocator(), 10).close())
+        .hasMessageContaining("text.parquet");
+  }
+}
