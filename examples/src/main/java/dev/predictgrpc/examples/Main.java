@@ -58,6 +58,9 @@ public final class Main {
       case "bench-batching":
         status = dev.predictgrpc.examples.batching.BenchBatching.run(rest, System.out, System.err);
         break;
+      case "bench-codec":
+        status = dev.predictgrpc.examples.bench.CodecBench.run(rest, System.out);
+        break;
       case "bench-parquet":
         status = dev.predictgrpc.examples.bench.ParquetBench.run(rest, System.out, System.err);
         break;
@@ -78,6 +81,7 @@ public final class Main {
                 + "                                        score a CSV, Arrow or Parquet file on a server\n"
                 + "  bench [--rows N] [--repeats R] [--quick]  compare with Flight, bare gRPC and REST/JSON\n"
                 + "  bench-batching [--callers 256]        dynamic batching on and off under load\n"
+                + "  bench-codec [--calls N]               one unary call's own work on one thread\n"
                 + "  bench-parquet [--sizes-mb 100,1000]   Parquet scoring: MB/s and client memory\n"
                 + "  attack [--seconds S] [--attacks ...]  hostile clients against a small-budget server\n"
                 + "  swap-bench [--seconds 30] [--threads 8]  latency while a model is replaced every\n"

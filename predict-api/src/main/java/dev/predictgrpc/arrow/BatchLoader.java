@@ -358,7 +358,6 @@ final class BatchLoader {
    */
   private static void checkFixedWidthBuffers(BaseFixedWidthVector vector, String what) {
     long valueCount = vector.getValueCount();
-    long bitWidth = vector instanceof BitVector ? 1 : 8L * vector.getTypeWidth();
     ArrowBuf validity = vector.getValidityBuffer();
     ArrowBuf data = vector.getDataBuffer();
     if (validity == null || validity.capacity() * 8 < valueCount) {
@@ -367,11 +366,17 @@ final class BatchLoader {
               + (validity == null ? 0 : validity.capacity()) + " bytes for " + valueCount
               + " values");
     }
-    if (data == null || data.capacity() * 8 < bitWidth * valueCount) {
+    // Compared by division, not by multiplying a width (up to 2^31 bytes) by a count (up to 2^31).
+    boolean dataHoldsValues =
+        data != null
+            && (vector instanceof BitVector
+                ? data.capacity() * 8 >= valueCount
+                : data.capacity() / vector.getTypeWidth() >= valueCount);
+    if (!dataHoldsValues) {
       throw ArrowChunkException.malformed(
           what + ": column " + vector.getName() + " is invalid: its data buffer has "
               + (data == null ? 0 : data.capacity()) + " bytes for " + valueCount + " values of "
-              + bitWidth + " bits");
+              + (vector instanceof BitVector ? "1 bit" : vector.getTypeWidth() + " bytes"));
     }
   }
 

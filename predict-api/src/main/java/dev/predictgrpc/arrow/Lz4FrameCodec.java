@@ -13,6 +13,7 @@ import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.compression.AbstractCompressionCodec;
 import org.apache.arrow.vector.compression.CompressionUtil;
+import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorInputStream;
 
 /**
  * Arrow's LZ4_FRAME body codec on lz4-java (JNI) rather than commons-compress.
@@ -21,7 +22,7 @@ import org.apache.arrow.vector.compression.CompressionUtil;
  * pure-Java framed LZ4, which took seconds to write a 20,000-row batch; lz4-java writes the same
  * frames at hundreds of MB/s. The frames (64 KiB independent blocks, no checksums) are standard LZ4
  * frames: pyarrow, Arrow C++ and apache-arrow JS (with an LZ4 codec registered) read them, as does
- * arrow-compression.
+ * arrow-compression. Reading, it also takes the frames with linked blocks that Arrow C++ writes.
  *
  * <p>Stateless and thread-safe. Buffers come from the allocator passed in and pass to the caller;
  * the buffer given to {@code compress}/{@code decompress} is closed, as {@link
@@ -31,6 +32,12 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
   static final Lz4FrameCodec INSTANCE = new Lz4FrameCodec();
 
   private static final int BLOCK_BYTES = 64 << 10;
+
+  /** The LZ4 frame magic number that precedes the FLG byte. */
+  private static final int FRAME_MAGIC_BYTES = 4;
+
+  /** The FLG bit saying each block decodes alone. */
+  private static final int BLOCK_INDEPENDENCE = 0x20;
 
   /** Frame header (at most 15 bytes), end mark and content checksum, rounded up. */
   private static final int FRAME_OVERHEAD_BYTES = 32;
@@ -77,11 +84,12 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
     long length = readUncompressedLength(compressed);
     ArrowBuf out = allocator.buffer(length);
     try (InputStream frame =
-        new LZ4FrameInputStream(
+        openFrame(
             new BufInputStream(
                 compressed,
                 CompressionUtil.SIZE_OF_UNCOMPRESSED_LENGTH,
-                compressed.writerIndex()))) {
+                compressed.writerIndex()),
+            hasLinkedBlocks(compressed))) {
       byte[] copy = new byte[(int) Math.min(Math.max(length, 1), BLOCK_BYTES)];
       long filled = 0;
       while (true) {
@@ -105,6 +113,24 @@ final class Lz4FrameCodec extends AbstractCompressionCodec {
     } catch (IOException | RuntimeException e) {
       throw failed(out, e);
     }
+  }
+
+  /**
+   * Whether the frame in {@code compressed} (after the uncompressed length) declares linked
+   * blocks: its FLG byte, after the 4-byte magic, lacks the block-independence bit. Arrow C++ and
+   * so pyarrow write such frames for any buffer over one 64 KiB block (LZ4F's default preferences).
+   */
+  private static boolean hasLinkedBlocks(ArrowBuf compressed) {
+    long flg = CompressionUtil.SIZE_OF_UNCOMPRESSED_LENGTH + FRAME_MAGIC_BYTES;
+    return compressed.writerIndex() > flg && (compressed.getByte(flg) & BLOCK_INDEPENDENCE) == 0;
+  }
+
+  /**
+   * A reader of one frame. lz4-java reads independent blocks only, so frames with linked blocks
+   * (each block may refer to the 64 KiB before it) go to commons-compress, slower but complete.
+   */
+  private static InputStream openFrame(InputStream in, boolean linkedBlocks) throws IOException {
+    return linkedBlocks ? new FramedLZ4CompressorInputStream(in) : new LZ4FrameInputStream(in);
   }
 
   /** Frees the output buffer of a failed call and returns what to throw. */

@@ -13,11 +13,13 @@ import java.io.ByteArrayOutputStream;
 import java.nio.channels.Channels;
 import java.util.List;
 import org.apache.arrow.compression.CommonsCompressionFactory;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.compression.CompressionUtil;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.ipc.message.IpcOption;
+import org.apache.commons.compress.compressors.lz4.FramedLZ4CompressorOutputStream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -174,6 +176,39 @@ class CompressedBodiesTest {
       assertThatThrownBy(decoder::nextBatch)
           .isInstanceOf(ArrowChunkException.class)
           .hasMessageContaining("record batch 0");
+    }
+  }
+
+  /**
+   * Arrow C++ (so pyarrow) writes LZ4 frames with LZ4F's default preferences: linked blocks, which
+   * lz4-java cannot read. A buffer over one 64 KiB block must still decode.
+   */
+  @Test
+  void lz4FrameWithLinkedBlocks_asArrowCppWritesIt_decodes() throws Exception {
+    byte[] values = new byte[200_000];
+    for (int i = 0; i < values.length; i++) {
+      values[i] = (byte) ((i * 7) % 251 ^ (i >> 12)); // Repeats across blocks: links pay off.
+    }
+    ByteArrayOutputStream frame = new ByteArrayOutputStream();
+    try (FramedLZ4CompressorOutputStream out =
+        new FramedLZ4CompressorOutputStream(
+            frame,
+            new FramedLZ4CompressorOutputStream.Parameters(
+                FramedLZ4CompressorOutputStream.BlockSize.K64, true, false, true))) {
+      out.write(values);
+    }
+    byte[] framed = frame.toByteArray();
+    BufferAllocator allocator = arrow.allocator();
+    ArrowBuf compressed = allocator.buffer(8 + framed.length);
+    compressed.setLong(0, values.length); // Arrow's little-endian uncompressed length.
+    compressed.setBytes(8, framed);
+    compressed.writerIndex(8 + framed.length);
+
+    // The codec takes ownership of the compressed buffer, as Arrow's codecs do.
+    try (ArrowBuf decompressed = Lz4FrameCodec.INSTANCE.decompress(allocator, compressed)) {
+      byte[] actual = new byte[values.length];
+      decompressed.getBytes(0, actual);
+      assertThat(actual).isEqualTo(values);
     }
   }
 }

@@ -119,7 +119,7 @@ final class GrpcBytesBench {
   }
 
   /** The Arrow IPC stream of the scores of {@code rows} rows, as predict-grpc's Predict answers. */
-  private static byte[] scoreIpc(BufferAllocator allocator, int rows) {
+  static byte[] scoreIpc(BufferAllocator allocator, int rows) {
     try (BenchTable table = new BenchTable(allocator, rows);
         VectorSchemaRoot score = VectorSchemaRoot.create(BenchTable.SCORE_SCHEMA, allocator)) {
       RowSum.compute(table.batch(), (Float4Vector) score.getVector(0));
