@@ -17,7 +17,9 @@ import dev.predictgrpc.common.internal.TensorLayout;
  * with the tensor's name, or, without it, when they are named {@code <name>_0 .. <name>_K-1}, as
  * the ONNX adapter names an {@code [N, K]} tensor's columns. Datatypes: BOOL (Bool), INT8-64 and
  * UINT8-64 (Int), FP16, FP32, FP64 (FloatingPoint), BYTES (Utf8 or Binary). Columns of other Arrow
- * types, and nulls, cannot be carried.
+ * types, and nulls, cannot be carried. A model two of whose tensors come out with one name (a
+ * tagged group split by a change of type, or a column named like a group) is refused with
+ * FAILED_PRECONDITION naming the model and the tensor.
  *
  * <pre>{@code
  * Field column = new Field("sepal_length",

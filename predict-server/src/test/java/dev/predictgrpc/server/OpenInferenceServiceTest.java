@@ -45,6 +45,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
 import org.apache.arrow.vector.Float4Vector;
 import org.apache.arrow.vector.TimeStampSecVector;
+import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.ArrowType;
 import org.apache.arrow.vector.types.pojo.Field;
 import org.apache.arrow.vector.types.pojo.FieldType;
@@ -292,6 +293,88 @@ class OpenInferenceServiceTest {
         () -> stub.modelInfer(request("timestamps", input("x", "FP32", 1).setContents(fp32(1)))),
         Status.Code.FAILED_PRECONDITION,
         "output 'when' has Arrow type Timestamp");
+  }
+
+  @Test
+  void tensorsThatShareAName_areFailedPreconditionNamingModelAndTensor() throws Exception {
+    Map<String, String> tag = Map.of(OpenInference.TENSOR_METADATA_KEY, "t");
+    FieldType taggedFloat = new FieldType(false, TestModel.FLOAT4, null, tag);
+    FieldType taggedLong = new FieldType(false, new ArrowType.Int(64, true), null, tag);
+    // A tagged group split by a change of type: two tensors named 't'.
+    Schema splitByType =
+        new Schema(List.of(new Field("a", taggedFloat, null), new Field("b", taggedLong, null)));
+    TestModel declared = TestModel.of("declared", (ctx, input) -> input).input(splitByType);
+    // A plain column named like a tagged group.
+    TestModel produced =
+        TestModel.of(
+            "produced",
+            (ctx, input) -> {
+              try (OutputBuilder out = ctx.output(input.getRowCount())) {
+                Float4Vector a = (Float4Vector) out.column(new Field("a", taggedFloat, null));
+                Float4Vector t = out.float32("t");
+                for (int i = 0; i < out.rows(); i++) {
+                  a.set(i, 1);
+                  t.set(i, 2);
+                }
+                return out.build();
+              }
+            });
+    GRPCInferenceServiceBlockingStub stub = serve(b -> {}, declared, produced);
+    assertStatus(
+        () -> stub.modelMetadata(ModelMetadataRequest.newBuilder().setName("declared").build()),
+        Status.Code.FAILED_PRECONDITION,
+        "model 'declared' has two input tensors named 't'");
+    assertStatus(
+        () ->
+            stub.modelInfer(
+                request("declared", input("t", "FP32", 1, 1).setContents(fp32(1.5f)))),
+        Status.Code.FAILED_PRECONDITION,
+        "model 'declared' has two input tensors named 't'");
+    assertStatus(
+        () -> stub.modelInfer(request("produced", input("x", "FP32", 1).setContents(fp32(1)))),
+        Status.Code.FAILED_PRECONDITION,
+        "model 'produced' has two output tensors named 't'");
+  }
+
+  @Test
+  void zeroRows_ofAnUnallocatedStringOutput_areAnEmptyTensor() throws Exception {
+    Schema strings =
+        new Schema(List.of(new Field("s", FieldType.notNullable(new ArrowType.Utf8()), null)));
+    TestModel empty =
+        TestModel.of(
+            "empty",
+            // No setRowCount(0), which would allocate: the column's offset buffer stays empty.
+            (ctx, input) -> VectorSchemaRoot.create(strings, ctx.allocator()));
+    GRPCInferenceServiceBlockingStub stub = serve(b -> {}, empty);
+    for (boolean raw : new boolean[] {false, true}) {
+      ModelInferRequest.Builder request =
+          ModelInferRequest.newBuilder().setModelName("empty").addInputs(input("x", "FP32", 0));
+      if (raw) {
+        request.addRawInputContents(ByteString.EMPTY);
+      }
+      ModelInferResponse response = stub.modelInfer(request.build());
+      assertThat(response.getOutputs(0).getName()).isEqualTo("s");
+      assertThat(response.getOutputs(0).getShapeList()).containsExactly(0L);
+      assertThat(response.getOutputs(0).getContents().getBytesContentsCount()).isZero();
+      assertThat(response.getRawOutputContentsList())
+          .isEqualTo(raw ? List.of(ByteString.EMPTY) : List.of());
+    }
+  }
+
+  @Test
+  void manySmallOutputs_countTheirNamesAndShapesAgainstTheResponseLimit() throws Exception {
+    GRPCInferenceServiceBlockingStub stub =
+        serve(b -> b.limits(ServerLimits.builder().maxUnaryResponseBytes(8192).build()), echo());
+    // 300 FP32 elements are 1,200 bytes, but 300 named tensors with shapes take over 8,192.
+    ModelInferRequest.Builder request = ModelInferRequest.newBuilder().setModelName("echo");
+    for (int i = 0; i < 300; i++) {
+      request.addInputs(input(String.format("tensor_with_a_long_name_%03d", i), "FP32", 1))
+          .addRawInputContents(littleEndianInts(i));
+    }
+    assertStatus(
+        () -> stub.modelInfer(request.build()),
+        Status.Code.RESOURCE_EXHAUSTED,
+        "maxUnaryResponseBytes=8192");
   }
 
   @Test

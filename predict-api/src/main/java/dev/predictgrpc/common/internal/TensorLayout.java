@@ -49,14 +49,19 @@ public final class TensorLayout {
 
   private final List<Tensor> tensors;
   private final Map<String, Tensor> byName;
+  private final @Nullable String duplicate;
 
   private TensorLayout(List<Tensor> tensors) {
     this.tensors = List.copyOf(tensors);
     Map<String, Tensor> map = new LinkedHashMap<>();
+    String first = null;
     for (Tensor tensor : tensors) {
-      map.putIfAbsent(tensor.name(), tensor);
+      if (map.putIfAbsent(tensor.name(), tensor) != null && first == null) {
+        first = tensor.name();
+      }
     }
     this.byName = map;
+    this.duplicate = first;
   }
 
   /** Groups {@code schema}'s columns into tensors, in column order. */
@@ -124,6 +129,14 @@ public final class TensorLayout {
 
   public List<Tensor> tensors() {
     return tensors;
+  }
+
+  /**
+   * The first name two tensors share (a tagged group split by a change of type, or a column named
+   * like a group), or null. Such a layout cannot be sent or read: refuse it.
+   */
+  public @Nullable String duplicate() {
+    return duplicate;
   }
 
   /** The tensor named {@code name}, or null. */

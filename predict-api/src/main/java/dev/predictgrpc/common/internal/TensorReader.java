@@ -121,11 +121,13 @@ public final class TensorReader {
     boolean ok = false;
     try {
       int width = fields.size();
+      // Raw BYTES are parsed once for all the columns: once per column would cost K parses.
+      List<ByteString> strings = type == OipDatatype.BYTES ? strings(data) : List.of();
       for (int c = 0; c < width; c++) {
         FieldVector vector = fields.get(c).createVector(allocator);
         vectors.add(vector);
         if (type == OipDatatype.BYTES) {
-          readStrings(data, (BaseVariableWidthVector) vector, rows, width, c);
+          readStrings(data, strings, (BaseVariableWidthVector) vector, rows, width, c);
         } else if (type == OipDatatype.BOOL) {
           readBools(data, (BitVector) vector, rows, width, c);
         } else {
@@ -201,29 +203,32 @@ public final class TensorReader {
     }
   }
 
-  private static void readStrings(
-      Data data, BaseVariableWidthVector vector, int rows, int width, int column) {
-    boolean utf8 = vector.getField().getType() instanceof ArrowType.Utf8;
-    List<ByteString> elements = new ArrayList<>(rows);
+  /** A BYTES tensor's elements in row-major order: views of raw contents, or the typed ones. */
+  private static List<ByteString> strings(Data data) {
     ByteString raw = data.raw();
-    long total = 0;
-    if (raw != null) {
-      List<ByteString> all = new ArrayList<>();
-      rawStrings(data, raw, all);
-      for (int r = 0; r < rows; r++) {
-        elements.add(all.get(r * width + column));
-      }
-    } else {
-      for (int r = 0; r < rows; r++) {
-        elements.add(data.contents().getBytesContents(r * width + column));
-      }
+    if (raw == null) {
+      return data.contents().getBytesContentsList();
     }
-    for (ByteString element : elements) {
-      total += element.size();
+    List<ByteString> all = new ArrayList<>();
+    rawStrings(data, raw, all);
+    return all;
+  }
+
+  private static void readStrings(
+      Data data,
+      List<ByteString> all,
+      BaseVariableWidthVector vector,
+      int rows,
+      int width,
+      int column) {
+    boolean utf8 = vector.getField().getType() instanceof ArrowType.Utf8;
+    long total = 0;
+    for (int r = 0; r < rows; r++) {
+      total += all.get(r * width + column).size();
     }
     vector.allocateNew(total, rows);
     for (int r = 0; r < rows; r++) {
-      ByteString element = elements.get(r);
+      ByteString element = all.get(r * width + column);
       if (utf8 && !isUtf8(element)) {
         throw invalid(data.label() + " element " + (r * width + column) + " is not valid UTF-8");
       }

@@ -77,8 +77,12 @@ public final class TensorWriter {
       return elements * perElement;
     }
     long bytes = elements * 6; // A 4-byte length prefix, or a tag and a length of up to 5 bytes.
+    if (rows == 0) {
+      return 0; // An unallocated column's offset buffer is empty: nothing to read.
+    }
     for (FieldVector column : columns) {
-      bytes += ((BaseVariableWidthVector) column).getOffsetBuffer().getInt((long) rows * 4);
+      ArrowBuf offsets = ((BaseVariableWidthVector) column).getOffsetBuffer();
+      bytes += offsets.getInt((long) rows * 4) - offsets.getInt(0);
     }
     return bytes;
   }

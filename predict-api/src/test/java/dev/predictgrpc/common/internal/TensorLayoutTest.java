@@ -74,6 +74,19 @@ class TensorLayoutTest {
   }
 
   @Test
+  void twoTensorsOfOneName_areReportedAsADuplicate() {
+    Schema splitByType =
+        new Schema(List.of(tagged("a", F32, "t"), tagged("b", F32, "t"), tagged("c", I64, "t")));
+    assertThat(describe(TensorLayout.of(splitByType)))
+        .isEqualTo("t FP32 [-1, 2]; t INT64 [-1, 1]; ");
+    assertThat(TensorLayout.of(splitByType).duplicate()).isEqualTo("t");
+    Schema columnNamedAsGroup = new Schema(List.of(tagged("a", F32, "t"), column("t", I64)));
+    assertThat(TensorLayout.of(columnNamedAsGroup).duplicate()).isEqualTo("t");
+    Schema distinct = new Schema(List.of(tagged("a", F32, "t"), column("u", I64)));
+    assertThat(TensorLayout.of(distinct).duplicate()).isNull();
+  }
+
+  @Test
   void columnsNoDatatypeCarries_showTheirArrowType() {
     Schema schema =
         new Schema(List.of(column("t", new ArrowType.Timestamp(TimeUnit.SECOND, null))));

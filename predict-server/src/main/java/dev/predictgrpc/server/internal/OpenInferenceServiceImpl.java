@@ -32,6 +32,7 @@ import io.grpc.Context;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -61,8 +62,13 @@ public final class OpenInferenceServiceImpl
 
   private static final String SERVER_NAME = "predict-grpc";
 
-  /** Room for the response's names, shapes and datatypes beside the tensors' elements. */
+  /** Room for the response's model name, version and id beside its tensors. */
   private static final int ENVELOPE_BYTES = 1024;
+
+  /**
+   * Room for one output tensor's tags, lengths and datatype beside its name, shape and elements.
+   */
+  private static final int TENSOR_OVERHEAD_BYTES = 32;
 
   private static final DictionaryProvider NO_DICTIONARIES =
       new DictionaryProvider.MapDictionaryProvider();
@@ -136,37 +142,36 @@ public final class OpenInferenceServiceImpl
   @Override
   public void modelMetadata(
       ModelMetadataRequest request, StreamObserver<ModelMetadataResponse> responseObserver) {
-    ModelService model;
-    List<String> versions;
+    ModelMetadataResponse.Builder response;
     try {
       ModelRegistry registry = state.catalog.registry();
-      model = registry.resolve(request.getName(), request.getVersion());
+      ModelService model = registry.resolve(request.getName(), request.getVersion());
       state.access.check(model.name());
-      versions = registry.versions(model.name());
+      response =
+          ModelMetadataResponse.newBuilder()
+              .setName(model.name())
+              .addAllVersions(registry.versions(model.name()))
+              .setPlatform(PLATFORM);
+      addTensors(model, "input", model.inputSchema(), response::addInputs);
+      addTensors(model, "output", model.outputSchema(), response::addOutputs);
+      if (!model.description().isEmpty()) {
+        response.putProperties("description", model.description());
+      }
     } catch (RuntimeException e) {
       responseObserver.onError(
           StatusMapper.toStatus(e, request.getName(), -1).asRuntimeException());
       return;
     }
-    ModelMetadataResponse.Builder response =
-        ModelMetadataResponse.newBuilder()
-            .setName(model.name())
-            .addAllVersions(versions)
-            .setPlatform(PLATFORM);
-    addTensors(model.inputSchema(), response::addInputs);
-    addTensors(model.outputSchema(), response::addOutputs);
-    if (!model.description().isEmpty()) {
-      response.putProperties("description", model.description());
-    }
     responseObserver.onNext(response.build());
     responseObserver.onCompleted();
   }
 
-  private static void addTensors(@Nullable Schema schema, Consumer<TensorMetadata> out) {
+  private static void addTensors(
+      ModelService model, String role, @Nullable Schema schema, Consumer<TensorMetadata> out) {
     if (schema == null) {
       return;
     }
-    for (TensorLayout.Tensor tensor : TensorLayout.of(schema).tensors()) {
+    for (TensorLayout.Tensor tensor : layout(model, role, schema).tensors()) {
       out.accept(
           TensorMetadata.newBuilder()
               .setName(tensor.name())
@@ -174,6 +179,31 @@ public final class OpenInferenceServiceImpl
               .addAllShape(tensor.shape(-1))
               .build());
     }
+  }
+
+  /**
+   * {@code schema}'s tensors, the {@code role}s (e.g. {@code "input"}) of {@code model}.
+   *
+   * @throws PredictException FAILED_PRECONDITION naming the model and the name if two tensors share
+   *     a name, which would mix their data
+   */
+  private static TensorLayout layout(ModelService model, String role, Schema schema) {
+    TensorLayout layout = TensorLayout.of(schema);
+    String duplicate = layout.duplicate();
+    if (duplicate != null) {
+      throw new PredictException(
+          Status.Code.FAILED_PRECONDITION,
+          "model '"
+              + ClientText.name(model.name())
+              + "' has two "
+              + role
+              + " tensors named '"
+              + ClientText.name(duplicate)
+              + "', which the Open Inference Protocol cannot tell apart; rename a column or its "
+              + TensorLayout.TENSOR_KEY
+              + " metadata");
+    }
+    return layout;
   }
 
   @Override
@@ -270,7 +300,7 @@ public final class OpenInferenceServiceImpl
               + " raw_input_contents; send one per input, in the same order, or none");
     }
     Schema declared = model.inputSchema();
-    TensorLayout layout = declared == null ? null : TensorLayout.of(declared);
+    TensorLayout layout = declared == null ? null : layout(model, "input", declared);
     Map<String, TensorReader.Data> inputs = new LinkedHashMap<>();
     Map<String, TensorLayout.Tensor> tensors = new LinkedHashMap<>();
     Map<String, OipDatatype> types = new HashMap<>();
@@ -431,7 +461,7 @@ public final class OpenInferenceServiceImpl
       ModelService model,
       VectorSchemaRoot output,
       ModelInferResponse.Builder response) {
-    TensorLayout layout = TensorLayout.of(output.getSchema());
+    TensorLayout layout = layout(model, "output", output.getSchema());
     Map<String, List<FieldVector>> columnsOf = new HashMap<>();
     int column = 0;
     for (TensorLayout.Tensor tensor : layout.tensors()) {
@@ -465,6 +495,10 @@ public final class OpenInferenceServiceImpl
       OipDatatype type = TensorWriter.check("output", tensor, columnsOf.get(tensor.name()));
       types.add(type);
       size += TensorWriter.sizeBound(type, columnsOf.get(tensor.name()), rows, raw);
+      size +=
+          TENSOR_OVERHEAD_BYTES
+              + tensor.name().getBytes(StandardCharsets.UTF_8).length
+              + 8L * tensor.shape(rows).size();
     }
     int limit = state.limits.maxUnaryResponseBytes();
     if (size > limit - ENVELOPE_BYTES) {
