@@ -166,6 +166,23 @@ class ScoreCommandTest {
   }
 
   @Test
+  void headerOnlyCsv_parquetOut_failsWithOneLineErrorAndNoOutputFile() throws IOException {
+    Path headerOnly = dir.resolve("header-only.csv");
+    Files.writeString(headerOnly, "sepal_length,sepal_width,petal_length,petal_width\n");
+    Path out = dir.resolve("never.parquet");
+    Object[] result = score("--target", target(), "--model", "iris", "--input", headerOnly.toString(),
+        "--output", out.toString());
+    assertThat(result[0]).isEqualTo(1);
+    String err = ((String) result[2]).strip();
+    assertThat(err).contains("no rows to write").contains("apache/arrow#37583");
+    assertThat(err.lines().filter(l -> l.startsWith("error:")).count()).isEqualTo(1);
+    assertThat(err).doesNotContain("\tat ");
+    try (var files = Files.list(dir)) {
+      assertThat(files.map(f -> f.getFileName().toString())).noneMatch(f -> f.contains("never.parquet"));
+    }
+  }
+
+  @Test
   void badInputs_failWithOneLineErrorAndNoOutputFile() throws IOException {
     Path out = dir.resolve("never.csv");
     Path missingColumn = dir.resolve("missing.csv");

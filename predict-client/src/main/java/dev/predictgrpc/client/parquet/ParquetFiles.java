@@ -83,12 +83,13 @@ public final class ParquetFiles {
 
   /**
    * Writes every batch of {@code batches} to one Parquet file, batch by batch, replacing {@code
-   * file} only once all are written (a failure leaves no file under that name). At least one batch
-   * is required.
+   * file} only once all are written (a failure leaves no file under that name). At least one
+   * non-empty batch is required: Arrow Dataset writes no file without rows (apache/arrow#37583).
    *
    * <p>The caller retains ownership of {@code batches}; it is read to the end but not closed.
    *
-   * @throws IOException if the file cannot be written, or {@code batches} has no batch
+   * @throws IOException if the file cannot be written, if {@code batches} has no rows, or as
+   *     {@code batches} throws it
    */
   public static void write(ArrowReader batches, Path file, BufferAllocator allocator)
       throws IOException {
@@ -108,13 +109,12 @@ public final class ParquetFiles {
             return batches.getVectorSchemaRoot().getSchema();
           }
         }) {
-      write(reader, file, allocator, null);
+      writeMoving(reader, file, allocator);
     }
   }
 
-  /** Writes; if {@code results} failed, throws its failure instead of placing the file. */
-  private static void write(
-      MovingReader batches, Path file, BufferAllocator allocator, @Nullable ResultsReader results)
+  /** Writes; if the source of {@code batches} failed, throws its failure instead of placing the file. */
+  private static void writeMoving(MovingReader batches, Path file, BufferAllocator allocator)
       throws IOException {
     requireNonNull(allocator, "allocator");
     Path dir = Files.createTempDirectory(parentOf(file), "." + file.getFileName() + ".");
@@ -125,16 +125,18 @@ public final class ParquetFiles {
       } finally {
         batches.awaitExportReleased(Duration.ofSeconds(5));
       }
-      RuntimeException failure = results == null ? null : results.failure();
-      if (failure != null) {
-        throw failure;
-      }
+      batches.throwIfFailed();
       List<Path> written;
       try (Stream<Path> files = Files.list(dir)) {
         written = files.collect(Collectors.toList());
       }
+      if (written.isEmpty()) {
+        throw new IOException(
+            "no rows to write to " + file + ": Arrow Dataset writes no Parquet file without rows"
+                + " (apache/arrow#37583)");
+      }
       if (written.size() != 1) {
-        throw new IOException("no batches to write to " + file);
+        throw new IOException("Arrow Dataset wrote " + written.size() + " files for " + file);
       }
       Files.move(written.get(0), file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
@@ -149,7 +151,8 @@ public final class ParquetFiles {
    * <p>Each batch is borrowed until the iterator advances (it may be the same root, refilled);
    * they are never closed here.
    *
-   * @throws IOException if the file cannot be written, or there is no batch
+   * @throws IOException if the file cannot be written, or there is no row
+   * @throws RuntimeException as {@code batches} throws it
    */
   public static void write(
       Iterator<? extends VectorSchemaRoot> batches, Schema schema, Path file, BufferAllocator allocator)
@@ -171,7 +174,7 @@ public final class ParquetFiles {
             return schema;
           }
         }) {
-      write(reader, file, allocator);
+      writeMoving(reader, file, allocator);
     }
   }
 
@@ -180,18 +183,20 @@ public final class ParquetFiles {
    * #write(ArrowReader, Path, BufferAllocator)}); returns the number of rows written.
    *
    * <p>{@code results} is borrowed: it is read to the end but not closed. If the model answers no
-   * batch at all, the file holds no rows and the schema {@code emptySchema}.
+   * row at all, no file is written and this throws: Arrow Dataset writes no Parquet file without
+   * rows (apache/arrow#37583). {@code emptySchema} is then the schema the writer is given; it may
+   * be null.
    *
    * @throws dev.predictgrpc.common.PredictException if the stream fails, as {@link
    *     PredictionStream#next()} throws it
-   * @throws IOException if the file cannot be written
+   * @throws IOException if the file cannot be written, or the model answers no row
    */
   public static long write(
       PredictionStream results, Path file, BufferAllocator allocator, @Nullable Schema emptySchema)
       throws IOException {
     requireNonNull(results, "results");
     try (ResultsReader reader = new ResultsReader(results, allocator, emptySchema)) {
-      write(reader, file, allocator, reader);
+      writeMoving(reader, file, allocator);
       return reader.rows();
     }
   }
@@ -202,7 +207,8 @@ public final class ParquetFiles {
    * Input batches hold at most {@code batchRows} rows.
    *
    * @throws dev.predictgrpc.common.PredictException if the model or the server fails
-   * @throws IOException if a file cannot be read or written
+   * @throws IOException if a file cannot be read or written, or there is no row to write (see
+   *     {@link #write(PredictionStream, Path, BufferAllocator, Schema)})
    */
   public static long score(
       PredictClient client,
