@@ -32,6 +32,8 @@ import org.apache.arrow.vector.ipc.ArrowStreamWriter;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -167,10 +169,11 @@ class ParquetFilesTest {
         .hasMessageContaining("text.parquet");
   }
 
-  @Test
-  void noResultRows_writeFailsClearly_andLeavesNoFile() throws Exception {
+  @ParameterizedTest
+  @ValueSource(booleans = {true, false})
+  void noResultRows_writeFailsClearly_andLeavesNoFile(boolean withEmptySchema) throws Exception {
     Path output = dir.resolve("empty.parquet");
-    Schema emptySchema = new TestModels.DeclaredSumModel().outputSchema();
+    Schema emptySchema = withEmptySchema ? new TestModels.DeclaredSumModel().outputSchema() : null;
     try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel());
         PredictionStream results =
             harness.client.predictStream(ModelRef.of("sum-ab"), Collections.<VectorSchemaRoot>emptyIterator())) {
