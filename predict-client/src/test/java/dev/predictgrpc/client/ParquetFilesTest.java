@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.Iterator;
+import java.util.List;
 import java.util.NoSuchElementException;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BigIntVector;
@@ -29,11 +30,12 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
 import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -169,18 +171,42 @@ class ParquetFilesTest {
         .hasMessageContaining("text.parquet");
   }
 
-  @ParameterizedTest
-  @ValueSource(booleans = {true, false})
-  void noResultRows_writeFailsClearly_andLeavesNoFile(boolean withEmptySchema) throws Exception {
+  /** The fields of a Parquet file's schema, and its row count. */
+  private Object[] fieldsAndRows(Path file) throws IOException {
+    long rows = 0;
+    try (ArrowReader reader = ParquetFiles.openReader(file, arrow.allocator(), 64)) {
+      List<Field> fields = reader.getVectorSchemaRoot().getSchema().getFields();
+      while (reader.loadNextBatch()) {
+        rows += reader.getVectorSchemaRoot().getRowCount();
+      }
+      return new Object[] {fields, rows};
+    }
+  }
+
+  @Test
+  void noResultBatches_writeGivesFileWithEmptySchemaAndNoRows() throws Exception {
     Path output = dir.resolve("empty.parquet");
-    Schema emptySchema = withEmptySchema ? new TestModels.DeclaredSumModel().outputSchema() : null;
+    Schema emptySchema = new TestModels.DeclaredSumModel().outputSchema();
     try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel());
         PredictionStream results =
             harness.client.predictStream(ModelRef.of("sum-ab"), Collections.<VectorSchemaRoot>emptyIterator())) {
-      assertThatThrownBy(() -> ParquetFiles.write(results, output, arrow.allocator(), emptySchema))
+      assertThat(ParquetFiles.write(results, output, arrow.allocator(), emptySchema)).isZero();
+    }
+    assertThat(fieldsAndRows(output)).containsExactly(emptySchema.getFields(), 0L);
+    try (var files = Files.list(dir)) {
+      assertThat(files).containsExactly(output);
+    }
+  }
+
+  @Test
+  void noResultBatchesAndNoEmptySchema_writeFailsClearly_andLeavesNoFile() throws Exception {
+    Path output = dir.resolve("empty.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel());
+        PredictionStream results =
+            harness.client.predictStream(ModelRef.of("sum-ab"), Collections.<VectorSchemaRoot>emptyIterator())) {
+      assertThatThrownBy(() -> ParquetFiles.write(results, output, arrow.allocator(), null))
           .isInstanceOf(IOException.class)
-          .hasMessageContaining("no rows to write to " + output)
-          .hasMessageContaining("apache/arrow#37583");
+          .hasMessageContaining("no rows and no columns to write to " + output);
     }
     try (var files = Files.list(dir)) {
       assertThat(files).isEmpty();
@@ -188,25 +214,34 @@ class ParquetFilesTest {
   }
 
   @Test
-  void noRows_writeOfIteratorOrReaderFailsClearly_andLeavesNoFile() throws Exception {
-    Path output = dir.resolve("empty.parquet");
-    assertThatThrownBy(
-            () ->
-                ParquetFiles.write(
-                    Collections.<VectorSchemaRoot>emptyIterator(),
-                    TestModels.floatSchema("a", "b"),
-                    output,
-                    arrow.allocator()))
-        .isInstanceOf(IOException.class)
-        .hasMessageContaining("no rows to write to " + output);
+  void noRows_writeGivesFileWithTheSchema_andScoreOneWithTheModelsOutputSchema() throws Exception {
+    // Nullable and not, strings, lists and structs: the one row written and dropped must be valid.
+    Schema features = new Schema(List.of(
+        TestModels.floatSchema("a", "b").getFields().get(0),
+        TestModels.floatSchema("a", "b").getFields().get(1),
+        Field.nullable("s", new ArrowType.Utf8()),
+        new Field("l", FieldType.notNullable(new ArrowType.List()),
+            List.of(Field.nullable("element", new ArrowType.Int(32, true)))), // Parquet's name.
+        new Field("st", FieldType.nullable(new ArrowType.Struct()),
+            List.of(Field.notNullable("x", new ArrowType.Int(64, true))))));
+    Path types = dir.resolve("types.parquet");
+    ParquetFiles.write(Collections.<VectorSchemaRoot>emptyIterator(), features, types, arrow.allocator());
+    assertThat(fieldsAndRows(types)).containsExactly(features.getFields(), 0L);
     try (ArrowReader empty = table(arrow.allocator(), 0, 0)) {
-      assertThatThrownBy(() -> ParquetFiles.write(empty, output, arrow.allocator()))
-          .isInstanceOf(IOException.class)
-          .hasMessageContaining("no rows to write to " + output);
+      Path fromReader = dir.resolve("from-reader.parquet");
+      ParquetFiles.write(empty, fromReader, arrow.allocator());
+      assertThat(fieldsAndRows(fromReader)).containsExactly(empty.getVectorSchemaRoot().getSchema().getFields(), 0L);
     }
-    try (var files = Files.list(dir)) {
-      assertThat(files).isEmpty();
+    Path input = dir.resolve("input.parquet");
+    ParquetFiles.write(
+        Collections.<VectorSchemaRoot>emptyIterator(), TestModels.floatSchema("a", "b"), input, arrow.allocator());
+    Path output = dir.resolve("output.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel())) {
+      assertThat(ParquetFiles.score(harness.client, ModelRef.of("sum-ab"), input, output, arrow.allocator(), 10))
+          .isZero();
     }
+    assertThat(fieldsAndRows(output))
+        .containsExactly(new TestModels.DeclaredSumModel().outputSchema().getFields(), 0L);
   }
 
   /** Batches 0, 1, ... of {@link #table}, then {@code failure} instead of batch {@code failAt}. */

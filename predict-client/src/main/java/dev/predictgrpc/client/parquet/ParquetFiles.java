@@ -17,11 +17,16 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.arrow.dataset.file.DatasetFileWriter;
 import org.apache.arrow.dataset.file.FileFormat;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BitVectorHelper;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -83,13 +88,12 @@ public final class ParquetFiles {
 
   /**
    * Writes every batch of {@code batches} to one Parquet file, batch by batch, replacing {@code
-   * file} only once all are written (a failure leaves no file under that name). At least one
-   * non-empty batch is required: Arrow Dataset writes no file without rows (apache/arrow#37583).
+   * file} only once all are written (a failure leaves no file under that name). If {@code
+   * batches} has no rows, the file holds none, with its schema.
    *
    * <p>The caller retains ownership of {@code batches}; it is read to the end but not closed.
    *
-   * @throws IOException if the file cannot be written, if {@code batches} has no rows, or as
-   *     {@code batches} throws it
+   * @throws IOException if the file cannot be written, or as {@code batches} throws it
    */
   public static void write(ArrowReader batches, Path file, BufferAllocator allocator)
       throws IOException {
@@ -131,9 +135,7 @@ public final class ParquetFiles {
         written = files.collect(Collectors.toList());
       }
       if (written.isEmpty()) {
-        throw new IOException(
-            "no rows to write to " + file + ": Arrow Dataset writes no Parquet file without rows"
-                + " (apache/arrow#37583)");
+        written = List.of(writeNoRows(batches.getVectorSchemaRoot().getSchema(), dir, file, allocator));
       }
       if (written.size() != 1) {
         throw new IOException("Arrow Dataset wrote " + written.size() + " files for " + file);
@@ -145,13 +147,54 @@ public final class ParquetFiles {
   }
 
   /**
+   * Writes a Parquet file of {@code schema} and no rows into {@code dir}. Arrow Dataset writes no
+   * file without rows (apache/arrow#37583), so this writes one row and drops it from the footer.
+   */
+  private static Path writeNoRows(Schema schema, Path dir, Path file, BufferAllocator allocator)
+      throws IOException {
+    if (schema.getFields().isEmpty()) {
+      throw new IOException(
+          "no rows and no columns to write to " + file + " (with no batch, give the schema to write)");
+    }
+    Path empty = dir.resolve("part-0.parquet");
+    try (VectorSchemaRoot row = VectorSchemaRoot.create(schema, allocator)) {
+      row.allocateNew();
+      for (FieldVector vector : row.getFieldVectors()) {
+        setValid(vector);
+      }
+      row.setRowCount(1);
+      write(List.of(row).iterator(), schema, empty, allocator);
+    }
+    EmptyParquetFile.dropRows(empty);
+    return empty;
+  }
+
+  /** Makes row 0 of {@code vector} and its children valid (zeros, empty strings and lists). */
+  private static void setValid(ValueVector vector) {
+    ArrowBuf validity;
+    try {
+      validity = vector.getValidityBuffer();
+    } catch (UnsupportedOperationException e) {
+      validity = null; // Types without a validity buffer: null, non-nullable struct, union.
+    }
+    if (validity != null && validity.capacity() > 0) {
+      BitVectorHelper.setBit(validity, 0);
+    }
+    if (vector instanceof FieldVector) {
+      for (FieldVector child : ((FieldVector) vector).getChildrenFromFields()) {
+        setValid(child);
+      }
+    }
+  }
+
+  /**
    * Writes the batches of {@code batches}, all of schema {@code schema}, to one Parquet file as
    * the iterator yields them (see {@link #write(ArrowReader, Path, BufferAllocator)}).
    *
    * <p>Each batch is borrowed until the iterator advances (it may be the same root, refilled);
    * they are never closed here.
    *
-   * @throws IOException if the file cannot be written, or there is no row
+   * @throws IOException if the file cannot be written
    * @throws RuntimeException as {@code batches} throws it
    */
   public static void write(
@@ -183,16 +226,24 @@ public final class ParquetFiles {
    * #write(ArrowReader, Path, BufferAllocator)}); returns the number of rows written.
    *
    * <p>{@code results} is borrowed: it is read to the end but not closed. If the model answers no
-   * row at all, no file is written and this throws: Arrow Dataset writes no Parquet file without
-   * rows (apache/arrow#37583). {@code emptySchema} is then the schema the writer is given; it may
-   * be null.
+   * batch at all, the file holds no rows and the schema {@code emptySchema}.
    *
    * @throws dev.predictgrpc.common.PredictException if the stream fails, as {@link
    *     PredictionStream#next()} throws it
-   * @throws IOException if the file cannot be written, or the model answers no row
+   * @throws IOException if the file cannot be written, or the model answers no batch and {@code
+   *     emptySchema} is null
    */
   public static long write(
       PredictionStream results, Path file, BufferAllocator allocator, @Nullable Schema emptySchema)
+      throws IOException {
+    return write(results, file, allocator, () -> emptySchema);
+  }
+
+  private static long write(
+      PredictionStream results,
+      Path file,
+      BufferAllocator allocator,
+      Supplier<@Nullable Schema> emptySchema)
       throws IOException {
     requireNonNull(results, "results");
     try (ResultsReader reader = new ResultsReader(results, allocator, emptySchema)) {
@@ -204,11 +255,12 @@ public final class ParquetFiles {
   /**
    * Scores a Parquet file (or directory) on {@code model} and writes the results to the Parquet
    * file {@code output}, one output row per input row, in order; returns the number of rows.
-   * Input batches hold at most {@code batchRows} rows.
+   * Input batches hold at most {@code batchRows} rows. If the input has no rows, the output has
+   * none either, and the model's declared output schema.
    *
    * @throws dev.predictgrpc.common.PredictException if the model or the server fails
-   * @throws IOException if a file cannot be read or written, or there is no row to write (see
-   *     {@link #write(PredictionStream, Path, BufferAllocator, Schema)})
+   * @throws IOException if a file cannot be read or written, or the input has no rows and the
+   *     model declares no output schema
    */
   public static long score(
       PredictClient client,
@@ -221,7 +273,7 @@ public final class ParquetFiles {
     requireNonNull(client, "client");
     try (ArrowReader reader = openReader(input, allocator, batchRows);
         PredictionStream results = client.predictStream(model, reader)) {
-      return write(results, output, allocator, null);
+      return write(results, output, allocator, () -> client.modelInfo(model).outputSchema());
     }
   }
 

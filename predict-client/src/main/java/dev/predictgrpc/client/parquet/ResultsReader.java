@@ -6,6 +6,7 @@ package dev.predictgrpc.client.parquet;
 import dev.predictgrpc.client.PredictionStream;
 import java.io.IOException;
 import java.util.List;
+import java.util.function.Supplier;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -24,11 +25,13 @@ import org.jspecify.annotations.Nullable;
  */
 final class ResultsReader extends MovingReader {
   private final PredictionStream results;
-  private final @Nullable Schema fallbackSchema;
+  private final Supplier<@Nullable Schema> fallbackSchema;
   private boolean peeked;
   private long rows;
 
-  ResultsReader(PredictionStream results, BufferAllocator allocator, @Nullable Schema fallbackSchema) {
+  /** {@code fallbackSchema} is asked only if the stream has no batch. */
+  ResultsReader(
+      PredictionStream results, BufferAllocator allocator, Supplier<@Nullable Schema> fallbackSchema) {
     super(allocator);
     this.results = results;
     this.fallbackSchema = fallbackSchema;
@@ -42,8 +45,9 @@ final class ResultsReader extends MovingReader {
       return results.root().getSchema();
     }
     throwIfFailed(); // Nothing has been handed to the writer yet.
-    // No batch: the writer then writes no file, and the caller says so.
-    return fallbackSchema == null ? new Schema(List.of()) : fallbackSchema;
+    // No batch: the caller writes a file of this schema and no rows (or fails if it has no column).
+    Schema schema = fallbackSchema.get();
+    return schema == null ? new Schema(List.of()) : schema;
   }
 
   @Override
