@@ -17,6 +17,11 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.List;
+import java.util.NoSuchElementException;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.BigIntVector;
 import org.apache.arrow.vector.Float8Vector;
@@ -25,6 +30,10 @@ import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.ipc.ArrowStreamReader;
 import org.apache.arrow.vector.ipc.ArrowStreamWriter;
+import org.apache.arrow.vector.types.pojo.ArrowType;
+import org.apache.arrow.vector.types.pojo.Field;
+import org.apache.arrow.vector.types.pojo.FieldType;
+import org.apache.arrow.vector.types.pojo.Schema;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -160,5 +169,173 @@ class ParquetFilesTest {
     Path notParquet = Files.writeString(dir.resolve("text.parquet"), "just text, long enough to have a footer");
     assertThatThrownBy(() -> ParquetFiles.openReader(notParquet, arrow.allocator(), 10).close())
         .hasMessageContaining("text.parquet");
+  }
+
+  /** The fields of a Parquet file's schema, and its row count. */
+  private Object[] fieldsAndRows(Path file) throws IOException {
+    long rows = 0;
+    try (ArrowReader reader = ParquetFiles.openReader(file, arrow.allocator(), 64)) {
+      List<Field> fields = reader.getVectorSchemaRoot().getSchema().getFields();
+      while (reader.loadNextBatch()) {
+        rows += reader.getVectorSchemaRoot().getRowCount();
+      }
+      return new Object[] {fields, rows};
+    }
+  }
+
+  @Test
+  void noResultBatches_writeGivesFileWithEmptySchemaAndNoRows() throws Exception {
+    Path output = dir.resolve("empty.parquet");
+    Schema emptySchema = new TestModels.DeclaredSumModel().outputSchema();
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel());
+        PredictionStream results =
+            harness.client.predictStream(ModelRef.of("sum-ab"), Collections.<VectorSchemaRoot>emptyIterator())) {
+      assertThat(ParquetFiles.write(results, output, arrow.allocator(), emptySchema)).isZero();
+    }
+    assertThat(fieldsAndRows(output)).containsExactly(emptySchema.getFields(), 0L);
+    try (var files = Files.list(dir)) {
+      assertThat(files).containsExactly(output);
+    }
+  }
+
+  @Test
+  void noResultBatchesAndNoEmptySchema_writeFailsClearly_andLeavesNoFile() throws Exception {
+    Path output = dir.resolve("empty.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel());
+        PredictionStream results =
+            harness.client.predictStream(ModelRef.of("sum-ab"), Collections.<VectorSchemaRoot>emptyIterator())) {
+      assertThatThrownBy(() -> ParquetFiles.write(results, output, arrow.allocator(), null))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("no rows and no columns to write to " + output);
+    }
+    try (var files = Files.list(dir)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
+  void noRows_writeGivesFileWithTheSchema_andScoreOneWithTheModelsOutputSchema() throws Exception {
+    // Nullable and not, strings, lists and structs: the one row written and dropped must be valid.
+    Schema features = new Schema(List.of(
+        TestModels.floatSchema("a", "b").getFields().get(0),
+        TestModels.floatSchema("a", "b").getFields().get(1),
+        Field.nullable("s", new ArrowType.Utf8()),
+        new Field("l", FieldType.notNullable(new ArrowType.List()),
+            List.of(Field.nullable("element", new ArrowType.Int(32, true)))), // Parquet's name.
+        new Field("st", FieldType.nullable(new ArrowType.Struct()),
+            List.of(Field.notNullable("x", new ArrowType.Int(64, true))))));
+    Path types = dir.resolve("types.parquet");
+    ParquetFiles.write(Collections.<VectorSchemaRoot>emptyIterator(), features, types, arrow.allocator());
+    assertThat(fieldsAndRows(types)).containsExactly(features.getFields(), 0L);
+    try (ArrowReader empty = table(arrow.allocator(), 0, 0)) {
+      Path fromReader = dir.resolve("from-reader.parquet");
+      ParquetFiles.write(empty, fromReader, arrow.allocator());
+      assertThat(fieldsAndRows(fromReader)).containsExactly(empty.getVectorSchemaRoot().getSchema().getFields(), 0L);
+    }
+    Path input = dir.resolve("input.parquet");
+    ParquetFiles.write(
+        Collections.<VectorSchemaRoot>emptyIterator(), TestModels.floatSchema("a", "b"), input, arrow.allocator());
+    Path output = dir.resolve("output.parquet");
+    try (InProcessHarness harness = new InProcessHarness(arrow.allocator(), new TestModels.DeclaredSumModel())) {
+      assertThat(ParquetFiles.score(harness.client, ModelRef.of("sum-ab"), input, output, arrow.allocator(), 10))
+          .isZero();
+    }
+    assertThat(fieldsAndRows(output))
+        .containsExactly(new TestModels.DeclaredSumModel().outputSchema().getFields(), 0L);
+  }
+
+  /** Batches 0, 1, ... of {@link #table}, then {@code failure} instead of batch {@code failAt}. */
+  private static Iterator<VectorSchemaRoot> failingAt(ArrowReader table, int failAt, RuntimeException failure) {
+    return new Iterator<>() {
+      private int next;
+      private boolean loaded;
+
+      @Override
+      public boolean hasNext() {
+        if (next == failAt) {
+          throw failure;
+        }
+        try {
+          loaded = loaded || table.loadNextBatch();
+        } catch (IOException e) {
+          throw new AssertionError(e);
+        }
+        return loaded;
+      }
+
+      @Override
+      public VectorSchemaRoot next() {
+        if (!hasNext()) {
+          throw new NoSuchElementException();
+        }
+        loaded = false;
+        next++;
+        try {
+          return table.getVectorSchemaRoot();
+        } catch (IOException e) {
+          throw new AssertionError(e);
+        }
+      }
+    };
+  }
+
+  @Test
+  void iteratorFailsAfterOneBatch_throwsItPromptly_leavesNoFileAndNoMemory() throws Exception {
+    Path output = dir.resolve("never.parquet");
+    RuntimeException failure = new IllegalStateException("source broke");
+    long start = System.nanoTime();
+    try (ArrowReader table = table(arrow.allocator(), 0, 3)) {
+      Schema schema = table.getVectorSchemaRoot().getSchema();
+      assertThatThrownBy(() -> ParquetFiles.write(failingAt(table, 1, failure), schema, output, arrow.allocator()))
+          .isSameAs(failure);
+    }
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+    try (var files = Files.list(dir)) {
+      assertThat(files).isEmpty();
+    }
+  }
+
+  @Test
+  void readerFailsAfterOneBatch_throwsItPromptly_leavesNoFileAndNoMemory() throws Exception {
+    Path output = dir.resolve("never.parquet");
+    IOException failure = new IOException("source broke");
+    long start = System.nanoTime();
+    try (ArrowReader table = table(arrow.allocator(), 0, 3);
+        ArrowReader failing =
+            new ArrowReader(arrow.allocator()) {
+              private int batches;
+
+              @Override
+              public boolean loadNextBatch() throws IOException {
+                if (batches++ == 1) {
+                  throw failure;
+                }
+                return table.loadNextBatch();
+              }
+
+              @Override
+              public VectorSchemaRoot getVectorSchemaRoot() throws IOException {
+                return table.getVectorSchemaRoot();
+              }
+
+              @Override
+              public long bytesRead() {
+                return 0;
+              }
+
+              @Override
+              protected void closeReadSource() {}
+
+              @Override
+              protected Schema readSchema() throws IOException {
+                return table.getVectorSchemaRoot().getSchema();
+              }
+            }) {
+      assertThatThrownBy(() -> ParquetFiles.write(failing, output, arrow.allocator())).isSameAs(failure);
+    }
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(3));
+    try (var files = Files.list(dir)) {
+      assertThat(files).isEmpty();
+    }
   }
 }

@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
+import java.util.logging.Logger;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.FieldVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
@@ -50,9 +51,13 @@ import scala.Function1;
  * owned by the queue until the upload thread has written it, which then closes it. Result columns
  * are borrowed from the stream and converted to rows before the next result is read. {@link
  * #close()} (called on task completion, success or failure) cancels the call if it is still open,
- * frees every batch and closes the allocator. Not thread-safe: one task thread.
+ * frees every batch and closes the allocator (unless the upload thread is still stuck in a write
+ * 30 s later: then the allocator is left open, so that the task's own error is the one reported).
+ * Not thread-safe: one task thread.
  */
 final class PartitionScorer implements Iterator<Row>, AutoCloseable {
+  private static final Logger logger = Logger.getLogger(PartitionScorer.class.getName());
+
   private static final Object END = new Object();
 
   private final Iterator<Row> input;
@@ -269,6 +274,12 @@ final class PartitionScorer implements Iterator<Row>, AutoCloseable {
       }
     }
     call.close();
+    if (uploader.isAlive()) {
+      // Still inside call.write with a batch of this allocator open: closing it would throw and
+      // mask the task's own error. Leave it (and that batch) to the stuck thread.
+      logger.warning("uploader of " + allocator.getName() + " still running after 30 s; its allocator is left open");
+      return;
+    }
     allocator.close();
   }
 }

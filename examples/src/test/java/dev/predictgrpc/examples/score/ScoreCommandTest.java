@@ -166,6 +166,28 @@ class ScoreCommandTest {
   }
 
   @Test
+  void headerOnlyCsv_parquetOut_isAFileWithTheOutputSchemaAndNoRows() throws IOException {
+    Path headerOnly = dir.resolve("header-only.csv");
+    Files.writeString(headerOnly, "sepal_length,sepal_width,petal_length,petal_width\n");
+    Path out = dir.resolve("empty-scores.parquet");
+    Object[] result = score("--target", target(), "--model", "iris", "--input", headerOnly.toString(),
+        "--output", out.toString());
+    assertThat(result[0]).as(result[2].toString()).isEqualTo(0);
+    assertThat((String) result[1]).contains("scored 0 rows");
+    try (RootAllocator allocator = new RootAllocator();
+        ArrowReader reader = ParquetFiles.openReader(out, allocator, 64)) {
+      assertThat(reader.getVectorSchemaRoot().getSchema().getFields())
+          .extracting(f -> f.getName())
+          .startsWith("label", "probabilities_0");
+      long rows = 0;
+      while (reader.loadNextBatch()) {
+        rows += reader.getVectorSchemaRoot().getRowCount();
+      }
+      assertThat(rows).isZero();
+    }
+  }
+
+  @Test
   void badInputs_failWithOneLineErrorAndNoOutputFile() throws IOException {
     Path out = dir.resolve("never.csv");
     Path missingColumn = dir.resolve("missing.csv");

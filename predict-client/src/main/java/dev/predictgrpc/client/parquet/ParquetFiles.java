@@ -17,11 +17,16 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.apache.arrow.dataset.file.DatasetFileWriter;
 import org.apache.arrow.dataset.file.FileFormat;
+import org.apache.arrow.memory.ArrowBuf;
 import org.apache.arrow.memory.BufferAllocator;
+import org.apache.arrow.vector.BitVectorHelper;
+import org.apache.arrow.vector.FieldVector;
+import org.apache.arrow.vector.ValueVector;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.ipc.ArrowReader;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -83,12 +88,12 @@ public final class ParquetFiles {
 
   /**
    * Writes every batch of {@code batches} to one Parquet file, batch by batch, replacing {@code
-   * file} only once all are written (a failure leaves no file under that name). At least one batch
-   * is required.
+   * file} only once all are written (a failure leaves no file under that name). If {@code
+   * batches} has no rows, the file holds none, with its schema.
    *
    * <p>The caller retains ownership of {@code batches}; it is read to the end but not closed.
    *
-   * @throws IOException if the file cannot be written, or {@code batches} has no batch
+   * @throws IOException if the file cannot be written, or as {@code batches} throws it
    */
   public static void write(ArrowReader batches, Path file, BufferAllocator allocator)
       throws IOException {
@@ -108,13 +113,12 @@ public final class ParquetFiles {
             return batches.getVectorSchemaRoot().getSchema();
           }
         }) {
-      write(reader, file, allocator, null);
+      writeMoving(reader, file, allocator);
     }
   }
 
-  /** Writes; if {@code results} failed, throws its failure instead of placing the file. */
-  private static void write(
-      MovingReader batches, Path file, BufferAllocator allocator, @Nullable ResultsReader results)
+  /** Writes; if the source of {@code batches} failed, throws its failure instead of placing the file. */
+  private static void writeMoving(MovingReader batches, Path file, BufferAllocator allocator)
       throws IOException {
     requireNonNull(allocator, "allocator");
     Path dir = Files.createTempDirectory(parentOf(file), "." + file.getFileName() + ".");
@@ -125,20 +129,61 @@ public final class ParquetFiles {
       } finally {
         batches.awaitExportReleased(Duration.ofSeconds(5));
       }
-      RuntimeException failure = results == null ? null : results.failure();
-      if (failure != null) {
-        throw failure;
-      }
+      batches.throwIfFailed();
       List<Path> written;
       try (Stream<Path> files = Files.list(dir)) {
         written = files.collect(Collectors.toList());
       }
+      if (written.isEmpty()) {
+        written = List.of(writeNoRows(batches.getVectorSchemaRoot().getSchema(), dir, file, allocator));
+      }
       if (written.size() != 1) {
-        throw new IOException("no batches to write to " + file);
+        throw new IOException("Arrow Dataset wrote " + written.size() + " files for " + file);
       }
       Files.move(written.get(0), file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
     } finally {
       deleteRecursively(dir);
+    }
+  }
+
+  /**
+   * Writes a Parquet file of {@code schema} and no rows into {@code dir}. Arrow Dataset writes no
+   * file without rows (apache/arrow#37583), so this writes one row and drops it from the footer.
+   */
+  private static Path writeNoRows(Schema schema, Path dir, Path file, BufferAllocator allocator)
+      throws IOException {
+    if (schema.getFields().isEmpty()) {
+      throw new IOException(
+          "no rows and no columns to write to " + file + " (with no batch, give the schema to write)");
+    }
+    Path empty = dir.resolve("part-0.parquet");
+    try (VectorSchemaRoot row = VectorSchemaRoot.create(schema, allocator)) {
+      row.allocateNew();
+      for (FieldVector vector : row.getFieldVectors()) {
+        setValid(vector);
+      }
+      row.setRowCount(1);
+      write(List.of(row).iterator(), schema, empty, allocator);
+    }
+    EmptyParquetFile.dropRows(empty);
+    return empty;
+  }
+
+  /** Makes row 0 of {@code vector} and its children valid (zeros, empty strings and lists). */
+  private static void setValid(ValueVector vector) {
+    ArrowBuf validity;
+    try {
+      validity = vector.getValidityBuffer();
+    } catch (UnsupportedOperationException e) {
+      validity = null; // Types without a validity buffer: null, non-nullable struct, union.
+    }
+    if (validity != null && validity.capacity() > 0) {
+      BitVectorHelper.setBit(validity, 0);
+    }
+    if (vector instanceof FieldVector) {
+      for (FieldVector child : ((FieldVector) vector).getChildrenFromFields()) {
+        setValid(child);
+      }
     }
   }
 
@@ -149,7 +194,8 @@ public final class ParquetFiles {
    * <p>Each batch is borrowed until the iterator advances (it may be the same root, refilled);
    * they are never closed here.
    *
-   * @throws IOException if the file cannot be written, or there is no batch
+   * @throws IOException if the file cannot be written
+   * @throws RuntimeException as {@code batches} throws it
    */
   public static void write(
       Iterator<? extends VectorSchemaRoot> batches, Schema schema, Path file, BufferAllocator allocator)
@@ -171,7 +217,7 @@ public final class ParquetFiles {
             return schema;
           }
         }) {
-      write(reader, file, allocator);
+      writeMoving(reader, file, allocator);
     }
   }
 
@@ -184,14 +230,24 @@ public final class ParquetFiles {
    *
    * @throws dev.predictgrpc.common.PredictException if the stream fails, as {@link
    *     PredictionStream#next()} throws it
-   * @throws IOException if the file cannot be written
+   * @throws IOException if the file cannot be written, or the model answers no batch and {@code
+   *     emptySchema} is null
    */
   public static long write(
       PredictionStream results, Path file, BufferAllocator allocator, @Nullable Schema emptySchema)
       throws IOException {
+    return write(results, file, allocator, () -> emptySchema);
+  }
+
+  private static long write(
+      PredictionStream results,
+      Path file,
+      BufferAllocator allocator,
+      Supplier<@Nullable Schema> emptySchema)
+      throws IOException {
     requireNonNull(results, "results");
     try (ResultsReader reader = new ResultsReader(results, allocator, emptySchema)) {
-      write(reader, file, allocator, reader);
+      writeMoving(reader, file, allocator);
       return reader.rows();
     }
   }
@@ -199,10 +255,12 @@ public final class ParquetFiles {
   /**
    * Scores a Parquet file (or directory) on {@code model} and writes the results to the Parquet
    * file {@code output}, one output row per input row, in order; returns the number of rows.
-   * Input batches hold at most {@code batchRows} rows.
+   * Input batches hold at most {@code batchRows} rows. If the input has no rows, the output has
+   * none either, and the model's declared output schema.
    *
    * @throws dev.predictgrpc.common.PredictException if the model or the server fails
-   * @throws IOException if a file cannot be read or written
+   * @throws IOException if a file cannot be read or written, or the input has no rows and the
+   *     model declares no output schema
    */
   public static long score(
       PredictClient client,
@@ -215,7 +273,7 @@ public final class ParquetFiles {
     requireNonNull(client, "client");
     try (ArrowReader reader = openReader(input, allocator, batchRows);
         PredictionStream results = client.predictStream(model, reader)) {
-      return write(results, output, allocator, null);
+      return write(results, output, allocator, () -> client.modelInfo(model).outputSchema());
     }
   }
 

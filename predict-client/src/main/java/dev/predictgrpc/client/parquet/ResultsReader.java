@@ -4,6 +4,9 @@
 package dev.predictgrpc.client.parquet;
 
 import dev.predictgrpc.client.PredictionStream;
+import java.io.IOException;
+import java.util.List;
+import java.util.function.Supplier;
 import org.apache.arrow.memory.BufferAllocator;
 import org.apache.arrow.vector.VectorSchemaRoot;
 import org.apache.arrow.vector.types.pojo.Schema;
@@ -14,42 +17,37 @@ import org.jspecify.annotations.Nullable;
  * Dataset's writer pulls result batches one at a time as they arrive: nothing is collected.
  *
  * <p>A failure of the stream ends this reader as if the results were complete, and is kept for the
- * caller to throw (with its type and status intact) instead of placing the file. Passing it to
- * the writer as an error would be simpler, but Arrow C++ (arrow-dataset 18.3) then never releases
- * the result batches it had taken ahead, which are Java memory: measured as a leak in
- * {@code ParquetFilesTest}.
+ * caller to throw (with its type and status intact) instead of placing the file (see {@link
+ * MovingReader#fail}).
  *
  * <p>The stream is borrowed. Moving each result batch matters here: the stream's root object can
  * change when the stream resumes on another replica.
  */
 final class ResultsReader extends MovingReader {
   private final PredictionStream results;
-  private final @Nullable Schema fallbackSchema;
+  private final Supplier<@Nullable Schema> fallbackSchema;
   private boolean peeked;
   private long rows;
-  private volatile @Nullable RuntimeException failure;
 
-  ResultsReader(PredictionStream results, BufferAllocator allocator, @Nullable Schema fallbackSchema) {
+  /** {@code fallbackSchema} is asked only if the stream has no batch. */
+  ResultsReader(
+      PredictionStream results, BufferAllocator allocator, Supplier<@Nullable Schema> fallbackSchema) {
     super(allocator);
     this.results = results;
     this.fallbackSchema = fallbackSchema;
   }
 
   @Override
-  protected Schema readSchema() {
+  protected Schema readSchema() throws IOException {
     // The output schema is that of the first result: wait for it (the writer asks at once).
     peeked = advance();
     if (peeked) {
       return results.root().getSchema();
     }
-    RuntimeException failed = failure;
-    if (failed != null) {
-      throw failed; // Nothing has been handed to the writer yet.
-    }
-    if (fallbackSchema == null) {
-      throw new IllegalStateException("the model answered no batch, so there is no schema to write");
-    }
-    return fallbackSchema;
+    throwIfFailed(); // Nothing has been handed to the writer yet.
+    // No batch: the caller writes a file of this schema and no rows (or fails if it has no column).
+    Schema schema = fallbackSchema.get();
+    return schema == null ? new Schema(List.of()) : schema;
   }
 
   @Override
@@ -64,20 +62,15 @@ final class ResultsReader extends MovingReader {
   }
 
   private boolean advance() {
-    if (failure != null) {
+    if (failed()) {
       return false;
     }
     try {
       return results.next();
     } catch (RuntimeException e) {
-      failure = e;
+      fail(e);
       return false;
     }
-  }
-
-  /** The stream's failure, if reading it failed. */
-  @Nullable RuntimeException failure() {
-    return failure;
   }
 
   /** Rows handed to the writer so far. */
