@@ -133,7 +133,7 @@ class ScoreCommandTest {
   }
 
   @Test
-  void csvIn_parquetOut_byFormatOption_thenParquetIn() throws IOException {
+  void csvIn_parquetOut_byFormatOption_thenParquetIn() throws IOException, InterruptedException {
     Path scores = dir.resolve("scores.out");
     Object[] result = score("--target", target(), "--model", "iris", "--input", irisCsv.toString(),
         "--output", scores.toString(), "--output-format", "parquet", "--batch-rows", "40");
@@ -153,10 +153,16 @@ class ScoreCommandTest {
     }
     // The features as Parquet (written by Arrow Dataset here; by Spark in SparkScoringTest).
     Path features = dir.resolve("features.parquet");
-    try (RootAllocator allocator = new RootAllocator();
-        CsvBatchReader csv = new CsvBatchReader(Files.newBufferedReader(irisCsv), "iris.csv",
-            dev.predictgrpc.examples.demo.IrisSchema.FEATURES, allocator, 64)) {
-      ParquetFiles.write(csv, dev.predictgrpc.examples.demo.IrisSchema.FEATURES, features, allocator);
+    try (RootAllocator allocator = new RootAllocator()) {
+      try (CsvBatchReader csv = new CsvBatchReader(Files.newBufferedReader(irisCsv), "iris.csv",
+          dev.predictgrpc.examples.demo.IrisSchema.FEATURES, allocator, 64)) {
+        ParquetFiles.write(
+            csv, dev.predictgrpc.examples.demo.IrisSchema.FEATURES, features, allocator);
+      }
+      // Arrow C++ drops what it was handed on its own thread, a moment after the write returns.
+      for (int i = 0; i < 200 && allocator.getAllocatedMemory() > 0; i++) {
+        Thread.sleep(10);
+      }
     }
     Path fromParquet = dir.resolve("from-parquet.csv");
     result = score("--target", target(), "--model", "iris", "--input", features.toString(),
