@@ -28,7 +28,6 @@ import inference.OpenInferenceGrpc.ServerMetadataRequest;
 import inference.OpenInferenceGrpc.ServerMetadataResponse;
 import inference.OpenInferenceGrpc.ServerReadyRequest;
 import inference.OpenInferenceGrpc.ServerReadyResponse;
-import io.grpc.Context;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
@@ -209,56 +208,37 @@ public final class OpenInferenceServiceImpl
   @Override
   public void modelInfer(
       ModelInferRequest request, StreamObserver<ModelInferResponse> responseObserver) {
-    String label = request.getModelName();
-    String client = CallIdentity.client();
-    BufferAllocator callAllocator = null;
-    CallScorer scorer = null;
-    ServedModel served = null;
-    ModelInferResponse response;
-    try {
-      served = state.catalog.acquire(request.getModelName(), request.getModelVersion());
-      ModelService model = served.model;
-      label = model.name() + ":" + model.version();
-      state.access.check(model.name());
-      callAllocator = state.calls.open(label, client, state.limits.maxCallMemoryBytes());
-      CallContext context =
-          new CallContext(
-              callAllocator,
-              model.name(),
-              model.version(),
-              parameters(request.getParametersMap()),
-              Context.current());
-      ModelInferResponse.Builder out =
-          ModelInferResponse.newBuilder()
-              .setModelName(model.name())
-              .setModelVersion(model.version())
-              .setId(request.getId());
-      scorer = new CallScorer(served, context, output -> addOutputs(request, model, output, out));
-      VectorSchemaRoot input;
-      try {
-        input = readInputs(request, model, callAllocator);
-      } catch (RuntimeException e) {
-        scorer.refused();
-        throw e;
-      }
-      try (input) {
-        scorer.score(input, NO_DICTIONARIES); // Checks the schema as for any batch.
-      }
-      response = out.build();
-    } catch (Throwable t) {
-      long batch = scorer == null ? -1 : scorer.batchesScored();
-      responseObserver.onError(StatusMapper.toStatus(t, label, batch).asRuntimeException());
-      return;
-    } finally {
-      if (callAllocator != null) {
-        state.calls.close(callAllocator, client);
-      }
-      if (served != null) {
-        served.release(); // Last: it may close a drained model.
-      }
-    }
-    responseObserver.onNext(response);
-    responseObserver.onCompleted();
+    UnaryCall.run(
+        state,
+        request.getModelName(),
+        request.getModelVersion(),
+        parameters(request.getParametersMap()),
+        responseObserver,
+        call -> {
+          ModelService model = call.model();
+          ModelInferResponse.Builder out =
+              ModelInferResponse.newBuilder()
+                  .setModelName(model.name())
+                  .setModelVersion(model.version())
+                  .setId(request.getId());
+          CallScorer scorer =
+              call.track(
+                  new CallScorer(
+                      call.served(),
+                      call.context(),
+                      output -> addOutputs(request, model, output, out)));
+          VectorSchemaRoot input;
+          try {
+            input = readInputs(request, model, call.allocator());
+          } catch (RuntimeException e) {
+            scorer.refused();
+            throw e;
+          }
+          try (input) {
+            scorer.score(input, NO_DICTIONARIES); // Checks the schema as for any batch.
+          }
+          return out.build();
+        });
   }
 
   /** Request parameters as the model sees them: each value in its plain string form. */

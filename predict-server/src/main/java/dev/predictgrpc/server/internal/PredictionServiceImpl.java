@@ -3,7 +3,6 @@
  */
 package dev.predictgrpc.server.internal;
 
-import com.google.protobuf.ByteString;
 import dev.predictgrpc.api.v1.BatchingSettings;
 import dev.predictgrpc.api.v1.GetModelMetadataRequest;
 import dev.predictgrpc.api.v1.GetModelStatisticsRequest;
@@ -29,7 +28,6 @@ import dev.predictgrpc.server.ModelState;
 import dev.predictgrpc.server.ServerLimits;
 import dev.predictgrpc.common.internal.StreamMarshallers;
 import dev.predictgrpc.common.internal.ZeroCopyMarshaller;
-import io.grpc.Context;
 import io.grpc.MethodDescriptor;
 import io.grpc.ServerCallHandler;
 import io.grpc.ServerInterceptors;
@@ -152,57 +150,33 @@ public final class PredictionServiceImpl extends PredictionServiceGrpc.Predictio
 
   @Override
   public void predict(PredictRequest request, StreamObserver<PredictResponse> responseObserver) {
-    String label = request.getModel().getName();
-    String client = CallIdentity.client();
-    BufferAllocator callAllocator = null;
-    ArrowChunkDecoder decoder = null;
-    CallScorer scorer = null;
-    ServedModel served = null;
-    PredictResponse response;
-    try {
-      served = catalog.acquire(request.getModel().getName(), request.getModel().getVersion());
-      ModelService model = served.model;
-      label = model.name() + ":" + model.version();
-      state.access.check(model.name());
-      callAllocator = state.calls.open(label, client, limits.maxCallMemoryBytes());
-      CallContext context =
-          new CallContext(
-              callAllocator,
-              model.name(),
-              model.version(),
-              request.getParametersMap(),
-              Context.current());
-      UnaryOutput output = new UnaryOutput(label, limits.maxUnaryResponseBytes());
-      scorer = new CallScorer(served, context, limits.maxChunkBytes(), output::add);
-      decoder = state.newDecoder(callAllocator, scorer);
-      decoder.append(request.getArrowIpc());
-      while (decoder.nextBatch()) {
-        scorer.score(decoder.root(), decoder.dictionaries());
-      }
-      decoder.finish();
-      scorer.finish();
-      response =
-          PredictResponse.newBuilder()
+    ModelSpec spec = request.getModel();
+    UnaryCall.run(
+        state,
+        spec.getName(),
+        spec.getVersion(),
+        request.getParametersMap(),
+        responseObserver,
+        call -> {
+          ModelService model = call.model();
+          UnaryOutput output = new UnaryOutput(call.label(), limits.maxUnaryResponseBytes());
+          CallScorer scorer =
+              call.track(
+                  new CallScorer(
+                      call.served(), call.context(), limits.maxChunkBytes(), output::add));
+          try (ArrowChunkDecoder decoder = state.newDecoder(call.allocator(), scorer)) {
+            decoder.append(request.getArrowIpc());
+            while (decoder.nextBatch()) {
+              scorer.score(decoder.root(), decoder.dictionaries());
+            }
+            decoder.finish();
+            scorer.finish();
+          }
+          return PredictResponse.newBuilder()
               .setModel(ModelSpec.newBuilder().setName(model.name()).setVersion(model.version()))
               .setArrowIpc(output.bytes())
               .build();
-    } catch (Throwable t) {
-      long batch = scorer == null ? -1 : scorer.batchesScored();
-      responseObserver.onError(StatusMapper.toStatus(t, label, batch).asRuntimeException());
-      return;
-    } finally {
-      if (decoder != null) {
-        decoder.close();
-      }
-      if (callAllocator != null) {
-        state.calls.close(callAllocator, client);
-      }
-      if (served != null) {
-        served.release(); // Last: it may close a drained model.
-      }
-    }
-    responseObserver.onNext(response);
-    responseObserver.onCompleted();
+        });
   }
 
   @Override
